@@ -1,0 +1,176 @@
+/*
+ * cli/commands.c - the table of subcommands (DESIGN.md, "Command line")
+ * and the help text built from it.  A command whose run function is NULL
+ * is not implemented in this version and says so.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "config.h"
+
+static const cli_option no_options[] = {{NULL, 0, NULL, NULL}};
+
+static const cli_option load_options[] = {
+	{"spec", 0, "FILE", "the transform spec (YAML)"},
+	{"jobs", 'j', "N", "tables loaded at once (default: cores)"},
+	{"truncate", 0, NULL, "empty non-empty target tables first"},
+	{"drop", 0, NULL, "drop and recreate existing target tables"},
+	{"on-error", 0, "stop|continue", "stop at the first rejected row"},
+	{"rejects", 0, "FILE", "also write rejected rows to FILE as CSV"},
+	{"dry-run", 'n', NULL, "print the plan, write nothing"},
+	{NULL, 0, NULL, NULL},
+};
+
+static const cli_option init_options[] = {
+	{"spec", 0, "FILE", "the transform spec (YAML)"},
+	{NULL, 0, NULL, NULL},
+};
+
+static const cli_option follow_options[] = {
+	{"follow", 'f', NULL, "keep running until stopped"},
+	{NULL, 0, NULL, NULL},
+};
+
+static const cli_option verify_options[] = {
+	{"table", 't', "TABLE", "verify only this table"},
+	{NULL, 0, NULL, NULL},
+};
+
+static const cli_option cutover_options[] = {
+	{"max-lag", 0, "SECONDS", "start only when lag is below this"},
+	{"timeout", 0, "SECONDS", "give up (and unfence) after this"},
+	{"hook", 0, "CMD", "the command that switches the application"},
+	{"abort", 0, NULL, "abandon a cutover in progress and unfence"},
+	{NULL, 0, NULL, NULL},
+};
+
+static const cli_option undo_options[] = {
+	{"to", 0, "LSN", "revert the target to this journal position"},
+	{"to-time", 0, "TIME", "revert the target to this source commit time"},
+	{NULL, 0, NULL, NULL},
+};
+
+static const cli_option log_options[] = {
+	{"from", 0, "LSN", "start at this journal position"},
+	{"limit", 0, "N", "show at most N changes"},
+	{"table", 't', "TABLE", "only changes to this table"},
+	{NULL, 0, NULL, NULL},
+};
+
+const cli_command cli_commands[] = {
+	{"load", "SOURCE TARGET", "one-shot offline copy (bulk, fastest path)",
+	 "Copies every table of SOURCE into TARGET, reshaped by the spec, as fast "
+	 "as the hardware allows; rows a conversion refuses are reported as "
+	 "rejects.  Exit 4 when the load finished with rejects.",
+	 2, 2, load_options, NULL},
+	{"init", "SOURCE TARGET", "create the migration directory, check the plan",
+	 "Creates the migration directory (--dir), checks the plan and installs "
+	 "change capture on SOURCE.",
+	 2, 2, init_options, NULL},
+	{"sync", "", "snapshot, then capture + replay (online)",
+	 "Copies a consistent snapshot, then follows every change of the source "
+	 "into the target through the journal.",
+	 0, 0, follow_options, NULL},
+	{"capture", "", "read source changes into the journal",
+	 "The first half of sync: journals source changes.", 0, 0,
+	 follow_options, NULL},
+	{"replay", "", "apply the journal to the target",
+	 "The second half of sync: applies journalled changes to the target "
+	 "exactly once.",
+	 0, 0, follow_options, NULL},
+	{"status", "", "phase, per-table progress, lag",
+	 "Shows the migration's phase, per-table progress and lag in changes "
+	 "and seconds.",
+	 0, 0, no_options, NULL},
+	{"verify", "", "compare source (transformed) with target",
+	 "Compares the source, transformed by the plan, with the target by "
+	 "chunked checksums.  Exit 3 when they differ.",
+	 0, 0, verify_options, NULL},
+	{"cutover", "", "fence writes, drain, verify, switch, reverse",
+	 "Fences writes on the source, drains the journal, verifies, runs the "
+	 "hook and starts the reverse stream.",
+	 0, 0, cutover_options, NULL},
+	{"rollback", "", "drain the reverse stream, switch back",
+	 "After a cutover: fences the new primary, drains the reverse stream "
+	 "into the old database and switches back.",
+	 0, 0, no_options, NULL},
+	{"undo", "", "revert the target to an earlier point",
+	 "Applies the inverse of every journalled change after a point, newest "
+	 "first, from before-images.",
+	 0, 0, undo_options, NULL},
+	{"log", "stat|dump", "inspect the journal",
+	 "stat: frames, changes, sizes and cursors.  dump: readable changes.", 1,
+	 1, log_options, NULL},
+	{"migrate", "", "apply versioned in-place schema migrations",
+	 "Applies versioned schema migrations in place.", 0, 0, no_options, NULL},
+	{"lint", "", "find unsafe migrations",
+	 "Reports migrations that would lock or rewrite large tables.", 0, 0,
+	 no_options, NULL},
+	{"backfill", "", "throttled, resumable backfill",
+	 "Fills new columns in batches, throttled and resumable.", 0, 0,
+	 no_options, NULL},
+	{"clean", "", "remove what ferry installed on source and target",
+	 "Removes capture objects, slots and checkpoint tables and says what it "
+	 "removed.",
+	 0, 0, no_options, NULL},
+	{NULL, NULL, NULL, NULL, 0, 0, NULL, NULL},
+};
+
+const cli_command *cli_find_command(const char *name)
+{
+	for (const cli_command *c = cli_commands; c->name; c++)
+		if (strcmp(c->name, name) == 0)
+			return c;
+	return NULL;
+}
+
+void cli_print_usage(void)
+{
+	printf("ferry %s - move live databases between systems and schemas\n\n",
+	       PACKAGE_VERSION);
+	printf("usage: ferry [--dir DIR] [--json] [--quiet] [-v] COMMAND [ARGS]\n\n"
+	       "commands:\n");
+	for (const cli_command *c = cli_commands; c->name; c++)
+		printf("  %-10s %s%s\n", c->name, c->summary,
+		       c->run ? "" : " (not yet implemented)");
+	printf("  %-10s %s\n", "help", "show help for a command");
+	printf("\nglobal options:\n");
+	for (const cli_option *o = cli_global_options; o->name; o++)
+		printf("  --%-14s %s\n", o->name, o->help);
+	printf("  --%-14s %s\n", "version", "print the version");
+	printf("\nURIs: sqlite:///path.db (or path.db), postgresql://..., "
+	       "mysql://user@host/db,\n      mongodump:///path\n"
+	       "exit status: 0 ok, 1 failure, 2 usage error, 3 differences found,"
+	       "\n             4 finished with rejected rows\n"
+	       "See 'ferry help COMMAND' and the ferry(1) manual page.\n");
+}
+
+static void print_option(const cli_option *o)
+{
+	char left[48];
+	if (o->short_name)
+		snprintf(left, sizeof left, "-%c, --%s%s%s", o->short_name, o->name,
+		         o->value_name ? " " : "", o->value_name ? o->value_name : "");
+	else
+		snprintf(left, sizeof left, "    --%s%s%s", o->name,
+		         o->value_name ? " " : "", o->value_name ? o->value_name : "");
+	printf("  %-26s %s\n", left, o->help);
+}
+
+void cli_print_command_help(const cli_command *cmd)
+{
+	printf("usage: ferry %s%s%s [options]\n\n", cmd->name,
+	       cmd->operands[0] ? " " : "", cmd->operands);
+	printf("%s\n", cmd->description);
+	if (!cmd->run)
+		printf("\n(not yet implemented in ferry %s)\n", PACKAGE_VERSION);
+	if (cmd->options[0].name) {
+		printf("\noptions:\n");
+		for (const cli_option *o = cmd->options; o->name; o++)
+			print_option(o);
+	}
+	printf("\nglobal options:\n");
+	for (const cli_option *o = cli_global_options; o->name; o++)
+		print_option(o);
+}
