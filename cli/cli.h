@@ -60,6 +60,9 @@ extern const cli_option cli_global_options[];
 
 const cli_command *cli_find_command(const char *name);
 
+/* The subcommands, one file each (cli/cmd_*.c). */
+int cli_cmd_load(const cli_command *cmd, cli_args *args);
+
 /*
  * Parses argv (after the command name) for cmd.  Global options may come
  * anywhere before a "--".  On a usage error prints the reason and a hint

@@ -63,7 +63,7 @@ const cli_command cli_commands[] = {
 	 "Copies every table of SOURCE into TARGET, reshaped by the spec, as fast "
 	 "as the hardware allows; rows a conversion refuses are reported as "
 	 "rejects.  Exit 4 when the load finished with rejects.",
-	 2, 2, load_options, NULL},
+	 2, 2, load_options, cli_cmd_load},
 	{"init", "SOURCE TARGET", "create the migration directory, check the plan",
 	 "Creates the migration directory (--dir), checks the plan and installs "
 	 "change capture on SOURCE.",

@@ -1,0 +1,1071 @@
+/*
+ * engine/sqlite_target.c - the SQLite target writer (target.h).
+ *
+ * Tables are created with declared types whose affinity stores every
+ * value exactly as ferry hands it over, and with their primary and
+ * foreign keys, since SQLite cannot add either to an existing table.
+ * Rows go through one prepared INSERT per table, inside one IMMEDIATE
+ * transaction per table, with every payload bound in place (no copy, no
+ * allocation per row).  docs/sqlite-target.md has the type mapping and
+ * the storage rules the tests check.
+ */
+#include "engine/sqlite_target.h"
+
+#include <assert.h>
+#include <math.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "engine/alloc.h"
+#include "engine/buf.h"
+#include "engine/datetime.h"
+
+/* A busy file (another job committing) is waited for, not failed on. */
+#define BUSY_TIMEOUT_MS 60000
+
+/* Longest declared type decl_type() writes, with its NUL. */
+#define DECL_MAX 48
+
+/* Room for the longest date, timestamptz or uuid text (35 bytes). */
+#define SCRATCH_BYTES 64
+
+struct ferry_target {
+	sqlite3 *db;
+	/* The copy in progress, between copy_begin and copy_end/copy_abort. */
+	const ferry_table *table; /* borrowed from the caller */
+	uint32_t ncols;
+	sqlite3_stmt *insert;
+	ferry_type *want;   /* the value type of each column */
+	ferry_buf *scratch; /* per column: the text of a date, timestamp or
+	                       uuid, alive until the row's step */
+	int64_t rows;       /* rows inserted so far */
+};
+
+/* ---- errors ------------------------------------------------------- */
+
+static int db_failv(ferry_error *err, sqlite3 *db, const char *fmt,
+                    va_list ap) FERRY_PRINTF(3, 0);
+
+/* Sets err to "<formatted>: <SQLite's message>"; returns FERRY_ERROR.
+ * Call it before any other use of db, which would replace the message. */
+static int db_failv(ferry_error *err, sqlite3 *db, const char *fmt,
+                    va_list ap)
+{
+	ferry_buf what = FERRY_BUF_INIT;
+	ferry_buf_vprintf(&what, fmt, ap);
+	const char *text = ferry_buf_cstr(&what);
+	int rc = text ? ferry_error_set(err, FERRY_ERROR, "%s: %s", text,
+	                                sqlite3_errmsg(db))
+	              : ferry_error_oom(err);
+	ferry_buf_free(&what);
+	return rc;
+}
+
+static int db_fail(ferry_error *err, sqlite3 *db, const char *fmt, ...)
+    FERRY_PRINTF(3, 4);
+
+static int db_fail(ferry_error *err, sqlite3 *db, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int rc = db_failv(err, db, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+/* ---- SQL text ----------------------------------------------------- */
+
+/* Identifiers are always quoted, so reserved words, spaces, case and
+ * quotes in names all survive. */
+static void put_ident(ferry_buf *b, const char *name)
+{
+	ferry_buf_putc(b, '"');
+	for (const char *p = name; *p; p++) {
+		if (*p == '"')
+			ferry_buf_putc(b, '"');
+		ferry_buf_putc(b, (uint8_t)*p);
+	}
+	ferry_buf_putc(b, '"');
+}
+
+static void put_names(ferry_buf *b, char *const *names, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		if (i)
+			ferry_buf_puts(b, ", ");
+		put_ident(b, names[i]);
+	}
+}
+
+/*
+ * The declared type for t.  Each name keeps the SQL type's meaning and
+ * has an affinity under which the values ferry binds are stored as
+ * given: JSON alone needs "TEXT" in its name, because a JSON document
+ * may be a bare number that NUMERIC affinity would turn into one.
+ * Dates, timestamps and uuids keep NUMERIC affinity harmlessly: their
+ * text is never a well-formed number (docs/sqlite-target.md).
+ */
+static void decl_type(const ferry_sqltype *t, char out[DECL_MAX])
+{
+	const char *name = "TEXT";
+	switch (t->kind) {
+	case FERRY_SQL_SMALLINT:
+	case FERRY_SQL_INTEGER:
+	case FERRY_SQL_BIGINT:
+		name = "INTEGER";
+		break;
+	case FERRY_SQL_REAL:
+	case FERRY_SQL_DOUBLE:
+		name = "REAL";
+		break;
+	case FERRY_SQL_NUMERIC:
+		if (t->precision > 0) {
+			snprintf(out, DECL_MAX, "NUMERIC(%d,%d)", (int)t->precision,
+			         t->scale < 0 ? 0 : (int)t->scale);
+			return;
+		}
+		name = "NUMERIC";
+		break;
+	case FERRY_SQL_VARCHAR:
+		if (t->length > 0) {
+			snprintf(out, DECL_MAX, "VARCHAR(%d)", (int)t->length);
+			return;
+		}
+		name = "VARCHAR";
+		break;
+	case FERRY_SQL_CHAR:
+		snprintf(out, DECL_MAX, "CHARACTER(%d)",
+		         t->length > 0 ? (int)t->length : 1);
+		return;
+	case FERRY_SQL_BYTEA:
+		name = "BLOB";
+		break;
+	case FERRY_SQL_BOOLEAN:
+		name = "BOOLEAN";
+		break;
+	case FERRY_SQL_DATE:
+		name = "DATE";
+		break;
+	case FERRY_SQL_TIMESTAMP:
+		name = "TIMESTAMP";
+		break;
+	case FERRY_SQL_TIMESTAMPTZ:
+		name = "TIMESTAMPTZ";
+		break;
+	case FERRY_SQL_JSON:
+	case FERRY_SQL_JSONB:
+		name = "JSON TEXT";
+		break;
+	case FERRY_SQL_UUID:
+		name = "UUID";
+		break;
+	default:
+		break;
+	}
+	snprintf(out, DECL_MAX, "%s", name);
+}
+
+static bool contains_nocase(const char *s, const char *word)
+{
+	size_t n = strlen(word);
+	for (; *s; s++)
+		if (sqlite3_strnicmp(s, word, (int)n) == 0)
+			return true;
+	return false;
+}
+
+typedef enum affinity {
+	AFF_BLOB,
+	AFF_TEXT,
+	AFF_NUMERIC,
+	AFF_INTEGER,
+	AFF_REAL
+} affinity;
+
+/* SQLite's rules for a declared type's affinity (datatype3.html, 3.1),
+ * in their order: the first that matches wins. */
+static affinity affinity_of(const char *decl)
+{
+	if (contains_nocase(decl, "INT"))
+		return AFF_INTEGER;
+	if (contains_nocase(decl, "CHAR") || contains_nocase(decl, "CLOB") ||
+	    contains_nocase(decl, "TEXT"))
+		return AFF_TEXT;
+	if (*decl == '\0' || contains_nocase(decl, "BLOB"))
+		return AFF_BLOB;
+	if (contains_nocase(decl, "REAL") || contains_nocase(decl, "FLOA") ||
+	    contains_nocase(decl, "DOUB"))
+		return AFF_REAL;
+	return AFF_NUMERIC;
+}
+
+/* Runs the SQL built in sql and frees it; on failure err holds
+ * "<formatted>: <SQLite's message>". */
+static int run_built(ferry_target *t, ferry_buf *sql, ferry_error *err,
+                     const char *fmt, ...) FERRY_PRINTF(4, 5);
+
+static int run_built(ferry_target *t, ferry_buf *sql, ferry_error *err,
+                     const char *fmt, ...)
+{
+	const char *text = ferry_buf_cstr(sql);
+	int rc = 0;
+	if (!text) {
+		rc = ferry_error_oom(err);
+	} else if (sqlite3_exec(t->db, text, NULL, NULL, NULL) != SQLITE_OK) {
+		va_list ap;
+		va_start(ap, fmt);
+		rc = db_failv(err, t->db, fmt, ap);
+		va_end(ap);
+	}
+	ferry_buf_free(sql);
+	return rc;
+}
+
+/* ---- connection --------------------------------------------------- */
+
+static void copy_abort(ferry_target *t);
+
+static void close_target(ferry_target *t)
+{
+	if (!t)
+		return;
+	if (t->table)
+		copy_abort(t);
+	sqlite3_close(t->db); /* every statement is finalized by now */
+	ferry_free(t);
+}
+
+/*
+ * WAL lets readers of the target carry on during the load; NORMAL makes a
+ * commit durable at the next checkpoint rather than at once, which costs a
+ * load nothing it cannot redo (docs/sqlite-target.md, "Durability").
+ * A table's copy is one transaction, so the WAL grows to the table's size
+ * before its checkpoint; the size limit gives that space back afterwards.
+ * Foreign keys stay off: tables load in any order, and SQLite cannot defer
+ * the checks to the end of a load.
+ */
+static const char setup_sql[] = "PRAGMA journal_mode = WAL;"
+                                "PRAGMA synchronous = FULL;"
+                                "PRAGMA journal_size_limit = 67108864;"
+                                "PRAGMA foreign_keys = OFF;";
+
+static int open_target(ferry_target **out, const ferry_uri *uri,
+                       ferry_error *err)
+{
+	*out = NULL;
+	if (uri->kind != FERRY_URI_SQLITE || !uri->path)
+		return ferry_error_set(err, FERRY_EINVAL,
+		                       "could not open database \"%s\": not an "
+		                       "sqlite uri",
+		                       uri->redacted ? uri->redacted : "");
+	ferry_target *t = ferry_calloc(1, sizeof *t);
+	if (!t)
+		return ferry_error_oom(err);
+	int rc = sqlite3_open_v2(uri->path, &t->db,
+	                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+	                             SQLITE_OPEN_NOMUTEX,
+	                         NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_busy_timeout(t->db, BUSY_TIMEOUT_MS);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(t->db, setup_sql, NULL, NULL, NULL);
+	if (rc != SQLITE_OK) {
+		rc = db_fail(err, t->db, "could not open database \"%s\"",
+		             uri->path);
+		close_target(t);
+		return rc;
+	}
+	*out = t;
+	return 0;
+}
+
+/* ---- existing tables ---------------------------------------------- */
+
+/* Runs sql with p1 and p2 bound to ?1 and ?2 (when not NULL): 1 if it
+ * yields a row, 0 if not, or FERRY_ERROR with err saying
+ * "could not <what> "<name>"". */
+static int yields_row(ferry_target *t, const char *sql, const char *p1,
+                      const char *p2, const char *what, const char *name,
+                      ferry_error *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = sqlite3_prepare_v2(t->db, sql, -1, &st, NULL);
+	if (rc == SQLITE_OK && p1)
+		rc = sqlite3_bind_text(st, 1, p1, -1, SQLITE_STATIC);
+	if (rc == SQLITE_OK && p2)
+		rc = sqlite3_bind_text(st, 2, p2, -1, SQLITE_STATIC);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(st);
+	int result;
+	if (rc == SQLITE_ROW)
+		result = 1;
+	else if (rc == SQLITE_DONE)
+		result = 0;
+	else
+		result = db_fail(err, t->db, "could not %s \"%s\"", what, name);
+	sqlite3_finalize(st);
+	return result;
+}
+
+/* SQLite matches table names without regard to ASCII case, and so does
+ * this lookup. */
+static int table_exists(ferry_target *t, const char *name, ferry_error *err)
+{
+	return yields_row(t,
+	                  "SELECT 1 FROM sqlite_schema WHERE type = 'table' "
+	                  "AND name = ?1 COLLATE NOCASE",
+	                  name, NULL, "look up table", name, err);
+}
+
+static int table_has_rows(ferry_target *t, const char *name, ferry_error *err)
+{
+	ferry_buf sql = FERRY_BUF_INIT;
+	ferry_buf_puts(&sql, "SELECT 1 FROM ");
+	put_ident(&sql, name);
+	ferry_buf_puts(&sql, " LIMIT 1");
+	const char *text = ferry_buf_cstr(&sql);
+	int rc = text ? yields_row(t, text, NULL, NULL, "read table", name, err)
+	              : ferry_error_oom(err);
+	ferry_buf_free(&sql);
+	return rc;
+}
+
+static int mismatch(ferry_error *err, const ferry_table *table,
+                    const char *fmt, ...) FERRY_PRINTF(3, 4);
+
+static int mismatch(ferry_error *err, const ferry_table *table,
+                    const char *fmt, ...)
+{
+	ferry_buf why = FERRY_BUF_INIT;
+	va_list ap;
+	va_start(ap, fmt);
+	ferry_buf_vprintf(&why, fmt, ap);
+	va_end(ap);
+	const char *text = ferry_buf_cstr(&why);
+	int rc = text ? ferry_error_set(err, FERRY_EINVAL,
+	                                "target table \"%s\" exists with other "
+	                                "columns (%s): use --drop to recreate it",
+	                                table->name, text)
+	              : ferry_error_oom(err);
+	ferry_buf_free(&why);
+	return rc;
+}
+
+/* 0 if the existing column called name, declared type, matches c; else
+ * FERRY_EINVAL naming both. */
+static int column_matches(ferry_error *err, const ferry_table *table,
+                          uint32_t i, const char *name, const char *type)
+{
+	const ferry_column *c = &table->columns[i];
+	char want[DECL_MAX];
+	decl_type(&c->type, want);
+	if (sqlite3_stricmp(name, c->name) == 0 &&
+	    affinity_of(type) == affinity_of(want))
+		return 0;
+	return mismatch(err, table, "column %u is \"%s\" %s, not \"%s\" %s",
+	                i + 1, name, type, c->name, want);
+}
+
+/*
+ * 0 if the existing table has table's columns in order, by name (as
+ * SQLite compares names) and with the affinity ferry would declare, so
+ * that reusing it stores every value as a new table would; FERRY_EINVAL
+ * naming the first difference otherwise.
+ */
+static int columns_match(ferry_target *t, const ferry_table *table,
+                         ferry_error *err)
+{
+	sqlite3_stmt *st = NULL;
+	int result = 0;
+	uint32_t n = 0;
+	int rc = sqlite3_prepare_v2(t->db,
+	                            "SELECT name, type FROM pragma_table_info(?1)",
+	                            -1, &st, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_text(st, 1, table->name, -1, SQLITE_STATIC);
+	while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *name = (const char *)sqlite3_column_text(st, 0);
+		const char *type = (const char *)sqlite3_column_text(st, 1);
+		if (n == table->ncolumns)
+			result = mismatch(err, table, "more than %u", table->ncolumns);
+		else
+			result = column_matches(err, table, n++, name ? name : "",
+			                        type ? type : "");
+		if (result < 0)
+			break;
+		rc = SQLITE_OK;
+	}
+	if (result == 0 && rc != SQLITE_DONE)
+		result = db_fail(err, t->db, "could not read columns of table \"%s\"",
+		                 table->name);
+	else if (result == 0 && n < table->ncolumns)
+		result = mismatch(err, table, "%u, not %u", n, table->ncolumns);
+	sqlite3_finalize(st);
+	return result;
+}
+
+/*
+ * target.h: what prepare_table would do, changing nothing.  A table that
+ * exists is refused when it holds rows (FERRY_EXISTING_REFUSE) and, when
+ * it is to be reused (empty or truncated), when its columns differ.
+ */
+static int check_table(ferry_target *t, const ferry_table *table,
+                       ferry_existing existing, ferry_error *err)
+{
+	if (existing == FERRY_EXISTING_DROP)
+		return 0;
+	int rc = table_exists(t, table->name, err);
+	if (rc <= 0)
+		return rc;
+	if (existing == FERRY_EXISTING_REFUSE) {
+		rc = table_has_rows(t, table->name, err);
+		if (rc < 0)
+			return rc;
+		if (rc > 0)
+			return ferry_error_set(err, FERRY_EINVAL,
+			                       "target table \"%s\" is not empty: use "
+			                       "--truncate to empty it or --drop to "
+			                       "recreate it",
+			                       table->name);
+	}
+	return columns_match(t, table, err);
+}
+
+/* ---- creating tables ---------------------------------------------- */
+
+static bool is_integer_kind(ferry_sqltype_kind k)
+{
+	return k == FERRY_SQL_SMALLINT || k == FERRY_SQL_INTEGER ||
+	       k == FERRY_SQL_BIGINT;
+}
+
+/* The column that becomes the rowid ("INTEGER PRIMARY KEY"): the single
+ * integer key column of a rowid table; -1 if there is none. */
+static int rowid_alias(const ferry_table *table)
+{
+	if (table->without_rowid || ferry_table_pk_count(table) != 1)
+		return -1;
+	for (uint32_t i = 0; i < table->ncolumns; i++)
+		if (table->columns[i].pk_position > 0)
+			return is_integer_kind(table->columns[i].type.kind) ? (int)i
+			                                                    : -1;
+	return -1;
+}
+
+static void put_column(ferry_buf *b, const ferry_column *c, bool is_rowid)
+{
+	char type[DECL_MAX];
+	decl_type(&c->type, type);
+	put_ident(b, c->name);
+	ferry_buf_putc(b, ' ');
+	ferry_buf_puts(b, type); /* exactly "INTEGER" when is_rowid */
+	if (is_rowid) {
+		ferry_buf_puts(b, " PRIMARY KEY");
+		/* AUTOINCREMENT never reuses a deleted key, as a sequence
+		 * never does; SQLite moves it past every key the load writes. */
+		if (c->autoincrement)
+			ferry_buf_puts(b, " AUTOINCREMENT");
+	}
+	if (c->not_null)
+		ferry_buf_puts(b, " NOT NULL");
+	if (c->default_sql && *c->default_sql) {
+		ferry_buf_puts(b, " DEFAULT ");
+		ferry_buf_puts(b, c->default_sql);
+	}
+}
+
+/* ", PRIMARY KEY (...)" with the key columns in key order. */
+static void put_primary_key(ferry_buf *b, const ferry_table *table)
+{
+	int last = 0;
+	ferry_buf_puts(b, ", PRIMARY KEY (");
+	for (uint32_t k = 0; k < table->ncolumns; k++) {
+		const ferry_column *next = NULL;
+		for (uint32_t i = 0; i < table->ncolumns; i++) {
+			const ferry_column *c = &table->columns[i];
+			if (c->pk_position > last &&
+			    (!next || c->pk_position < next->pk_position))
+				next = c;
+		}
+		if (!next)
+			break;
+		if (last)
+			ferry_buf_puts(b, ", ");
+		put_ident(b, next->name);
+		last = next->pk_position;
+	}
+	ferry_buf_putc(b, ')');
+}
+
+/* The referential action spelled as SQLite takes it; NULL for none
+ * (NO ACTION), "" for an action SQLite does not know.  Actions are
+ * matched against a list because they go into the SQL unquoted. */
+static const char *fk_action(const char *given)
+{
+	static const char *const actions[] = {"NO ACTION", "RESTRICT", "SET NULL",
+	                                      "SET DEFAULT", "CASCADE"};
+	if (!given)
+		return NULL;
+	for (size_t i = 0; i < sizeof actions / sizeof *actions; i++)
+		if (sqlite3_stricmp(given, actions[i]) == 0)
+			return actions[i];
+	return "";
+}
+
+static int put_foreign_key(ferry_buf *b, const ferry_table *table,
+                           const ferry_fkey *fk, ferry_error *err)
+{
+	const char *on_delete = fk_action(fk->on_delete);
+	const char *on_update = fk_action(fk->on_update);
+	if ((on_delete && !*on_delete) || (on_update && !*on_update))
+		return ferry_error_set(err, FERRY_EINVAL,
+		                       "could not create table \"%s\": unknown "
+		                       "foreign key action \"%s\"",
+		                       table->name,
+		                       on_delete && !*on_delete ? fk->on_delete
+		                                                : fk->on_update);
+	if (fk->name) {
+		ferry_buf_puts(b, ", CONSTRAINT ");
+		put_ident(b, fk->name);
+		ferry_buf_puts(b, " FOREIGN KEY (");
+	} else {
+		ferry_buf_puts(b, ", FOREIGN KEY (");
+	}
+	put_names(b, fk->columns, fk->ncolumns);
+	ferry_buf_puts(b, ") REFERENCES ");
+	put_ident(b, fk->ref_table);
+	/* Unnamed referenced columns mean the referenced table's primary
+	 * key, which is what SQLite reads a missing column list as. */
+	bool named = fk->ref_columns != NULL;
+	for (uint32_t i = 0; named && i < fk->ncolumns; i++)
+		named = fk->ref_columns[i] != NULL;
+	if (named) {
+		ferry_buf_puts(b, " (");
+		put_names(b, fk->ref_columns, fk->ncolumns);
+		ferry_buf_putc(b, ')');
+	}
+	if (on_delete)
+		ferry_buf_printf(b, " ON DELETE %s", on_delete);
+	if (on_update)
+		ferry_buf_printf(b, " ON UPDATE %s", on_update);
+	return 0;
+}
+
+static int create_table(ferry_target *t, const ferry_table *table,
+                        ferry_error *err)
+{
+	ferry_buf sql = FERRY_BUF_INIT;
+	int alias = rowid_alias(table);
+	ferry_buf_puts(&sql, "CREATE TABLE ");
+	put_ident(&sql, table->name);
+	ferry_buf_puts(&sql, " (");
+	for (uint32_t i = 0; i < table->ncolumns; i++) {
+		if (i)
+			ferry_buf_puts(&sql, ", ");
+		put_column(&sql, &table->columns[i], (int)i == alias);
+	}
+	if (alias < 0 && ferry_table_pk_count(table) > 0)
+		put_primary_key(&sql, table);
+	for (uint32_t i = 0; i < table->nfkeys; i++) {
+		int rc = put_foreign_key(&sql, table, &table->fkeys[i], err);
+		if (rc < 0) {
+			ferry_buf_free(&sql);
+			return rc;
+		}
+	}
+	ferry_buf_putc(&sql, ')');
+	if (table->without_rowid)
+		ferry_buf_puts(&sql, " WITHOUT ROWID");
+	return run_built(t, &sql, err, "could not create table \"%s\"",
+	                 table->name);
+}
+
+/* Runs "<verb> <table>" (DROP TABLE IF EXISTS, DELETE FROM). */
+static int run_on_table(ferry_target *t, const char *verb, const char *what,
+                        const char *name, ferry_error *err)
+{
+	ferry_buf sql = FERRY_BUF_INIT;
+	ferry_buf_puts(&sql, verb);
+	put_ident(&sql, name);
+	return run_built(t, &sql, err, "could not %s table \"%s\"", what, name);
+}
+
+/*
+ * target.h, with SQLite's difference: the table is created with its
+ * primary key and foreign keys (SQLite cannot add them later); only the
+ * other indexes wait for finish_table.
+ */
+static int prepare_table(ferry_target *t, const ferry_table *table,
+                         ferry_existing existing, ferry_error *err)
+{
+	int rc = check_table(t, table, existing, err);
+	if (rc < 0)
+		return rc;
+	if (existing == FERRY_EXISTING_DROP) {
+		rc = run_on_table(t, "DROP TABLE IF EXISTS ", "drop", table->name,
+		                  err);
+		return rc < 0 ? rc : create_table(t, table, err);
+	}
+	rc = table_exists(t, table->name, err);
+	if (rc < 0)
+		return rc;
+	if (rc == 0)
+		return create_table(t, table, err);
+	if (existing == FERRY_EXISTING_TRUNCATE)
+		return run_on_table(t, "DELETE FROM ", "empty", table->name, err);
+	return 0; /* empty, with matching columns: reused as it is */
+}
+
+/* ---- copying rows ------------------------------------------------- */
+
+static void release_copy(ferry_target *t)
+{
+	sqlite3_finalize(t->insert);
+	t->insert = NULL;
+	if (t->scratch)
+		for (uint32_t i = 0; i < t->ncols; i++)
+			ferry_buf_free(&t->scratch[i]);
+	ferry_free(t->scratch);
+	ferry_free(t->want);
+	t->scratch = NULL;
+	t->want = NULL;
+	t->table = NULL;
+	t->ncols = 0;
+	t->rows = 0;
+}
+
+static bool is_formatted(ferry_type type)
+{
+	return type == FERRY_DATE || type == FERRY_TIMESTAMP ||
+	       type == FERRY_TIMESTAMPTZ || type == FERRY_UUID;
+}
+
+/* Records each column's value type and gives each date, timestamp and
+ * uuid column its text buffer now, so that copy_row never allocates. */
+static int setup_columns(ferry_target *t, const ferry_table *table,
+                         ferry_error *err)
+{
+	t->table = table;
+	t->ncols = table->ncolumns;
+	t->want = ferry_calloc(table->ncolumns, sizeof *t->want);
+	t->scratch = ferry_calloc(table->ncolumns, sizeof *t->scratch);
+	if (!t->want || !t->scratch)
+		return ferry_error_oom(err);
+	for (uint32_t i = 0; i < table->ncolumns; i++) {
+		t->want[i] = ferry_sqltype_value_type(&table->columns[i].type);
+		if (is_formatted(t->want[i]) &&
+		    ferry_buf_reserve(&t->scratch[i], SCRATCH_BYTES) < 0)
+			return ferry_error_oom(err);
+	}
+	return 0;
+}
+
+static int prepare_insert(ferry_target *t, const ferry_table *table,
+                          ferry_error *err)
+{
+	ferry_buf sql = FERRY_BUF_INIT;
+	ferry_buf_puts(&sql, "INSERT INTO ");
+	put_ident(&sql, table->name);
+	ferry_buf_puts(&sql, " (");
+	for (uint32_t i = 0; i < table->ncolumns; i++) {
+		if (i)
+			ferry_buf_puts(&sql, ", ");
+		put_ident(&sql, table->columns[i].name);
+	}
+	ferry_buf_puts(&sql, ") VALUES (");
+	for (uint32_t i = 0; i < table->ncolumns; i++)
+		ferry_buf_puts(&sql, i ? ", ?" : "?");
+	ferry_buf_putc(&sql, ')');
+	const char *text = ferry_buf_cstr(&sql);
+	int rc = 0;
+	if (!text)
+		rc = ferry_error_oom(err);
+	else if (sqlite3_prepare_v3(t->db, text, (int)sql.len,
+	                            SQLITE_PREPARE_PERSISTENT, &t->insert,
+	                            NULL) != SQLITE_OK)
+		rc = db_fail(err, t->db, "could not prepare insert into table \"%s\"",
+		             table->name);
+	ferry_buf_free(&sql);
+	return rc;
+}
+
+static int copy_begin(ferry_target *t, const ferry_table *table,
+                      ferry_error *err)
+{
+	assert(!t->table && "copy_begin during a copy");
+	int rc = setup_columns(t, table, err);
+	if (rc == 0)
+		rc = prepare_insert(t, table, err);
+	/* IMMEDIATE takes the write lock now, waiting out another job's
+	 * commit, rather than failing busy at the first insert. */
+	if (rc == 0 &&
+	    sqlite3_exec(t->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+		rc = db_fail(err, t->db, "could not begin copy into table \"%s\"",
+		             table->name);
+	if (rc < 0)
+		release_copy(t);
+	return rc;
+}
+
+static void put_uuid(ferry_buf *b, const uint8_t u[16])
+{
+	static const char hex[] = "0123456789abcdef";
+	char text[36];
+	size_t n = 0;
+	for (int i = 0; i < 16; i++) {
+		if (i == 4 || i == 6 || i == 8 || i == 10)
+			text[n++] = '-';
+		text[n++] = hex[u[i] >> 4];
+		text[n++] = hex[u[i] & 15];
+	}
+	ferry_buf_append(b, text, n);
+}
+
+/* Days since 1970-01-01 of 0001-01-01 and 9999-12-31: the years the
+ * fast formatters below handle. */
+#define FIRST_FAST_DAY (-719162)
+#define LAST_FAST_DAY 2932896
+
+static char *put_digits(char *p, unsigned v, int n)
+{
+	for (int i = n - 1; i >= 0; i--) {
+		p[i] = (char)('0' + v % 10);
+		v /= 10;
+	}
+	return p + n;
+}
+
+static char *put_ymd(char *p, int32_t days)
+{
+	int64_t y;
+	unsigned m, d;
+	ferry_civil_from_days(days, &y, &m, &d);
+	p = put_digits(p, (unsigned)y, 4);
+	*p++ = '-';
+	p = put_digits(p, m, 2);
+	*p++ = '-';
+	return put_digits(p, d, 2);
+}
+
+/*
+ * The text ferry_date_format and ferry_timestamp_format write (the tests
+ * compare them), without their printf calls, which cost more than the
+ * insert itself.  Only years 1..9999: 0 for anything else (infinity, BC,
+ * five-digit years), which then goes through datetime.c.
+ */
+static size_t fast_date(int32_t days, char *out)
+{
+	if (days < FIRST_FAST_DAY || days > LAST_FAST_DAY)
+		return 0;
+	return (size_t)(put_ymd(out, days) - out);
+}
+
+static size_t fast_timestamp(int64_t micros, char *out)
+{
+	int64_t days = micros / FERRY_USECS_PER_DAY;
+	int64_t rest = micros % FERRY_USECS_PER_DAY;
+	if (rest < 0) {
+		rest += FERRY_USECS_PER_DAY;
+		days--;
+	}
+	if (days < FIRST_FAST_DAY || days > LAST_FAST_DAY)
+		return 0;
+	char *p = put_ymd(out, (int32_t)days);
+	unsigned secs = (unsigned)(rest / 1000000);
+	unsigned frac = (unsigned)(rest % 1000000);
+	*p++ = ' ';
+	p = put_digits(p, secs / 3600, 2);
+	*p++ = ':';
+	p = put_digits(p, secs / 60 % 60, 2);
+	*p++ = ':';
+	p = put_digits(p, secs % 60, 2);
+	if (frac) { /* only the significant fractional digits */
+		int places = 6;
+		for (; frac % 10 == 0; places--)
+			frac /= 10;
+		*p++ = '.';
+		p = put_digits(p, frac, places);
+	}
+	return (size_t)(p - out);
+}
+
+static void put_date(ferry_buf *b, int32_t days)
+{
+	char text[16];
+	size_t n = fast_date(days, text);
+	if (n)
+		ferry_buf_append(b, text, n);
+	else
+		ferry_date_format(days, b);
+}
+
+static void put_timestamp(ferry_buf *b, int64_t micros)
+{
+	char text[32];
+	size_t n = fast_timestamp(micros, text);
+	if (n)
+		ferry_buf_append(b, text, n);
+	else
+		ferry_timestamp_format(micros, false, b);
+}
+
+/* Writes the text a date, timestamp or uuid is stored as into column i's
+ * buffer and binds it; an SQLite code. */
+static int bind_formatted(ferry_target *t, uint32_t i, const ferry_value *v)
+{
+	ferry_buf *b = &t->scratch[i];
+	ferry_buf_reset(b);
+	switch (v->type) {
+	case FERRY_DATE:
+		put_date(b, v->u.date);
+		break;
+	case FERRY_TIMESTAMP:
+		put_timestamp(b, v->u.i);
+		break;
+	case FERRY_TIMESTAMPTZ:
+		/* "+00:00" rather than "Z": SQLite's date functions read both,
+		 * and more readers (Python before 3.11) know this one. */
+		put_timestamp(b, v->u.i);
+		if (v->u.i != FERRY_TS_PINF && v->u.i != FERRY_TS_NINF)
+			ferry_buf_puts(b, "+00:00");
+		break;
+	default:
+		put_uuid(b, v->u.uuid);
+		break;
+	}
+	if (ferry_buf_failed(b)) /* cannot happen: the buffer was reserved */
+		return SQLITE_NOMEM;
+	return sqlite3_bind_text64(t->insert, (int)i + 1, (const char *)b->data,
+	                           b->len, SQLITE_STATIC, SQLITE_UTF8);
+}
+
+static int bad_value(ferry_target *t, uint32_t i, const ferry_value *v,
+                     ferry_error *err)
+{
+	const char *name = t->table->columns[i].name;
+	if (v->type == t->want[i]) /* a NaN float: SQLite would store NULL */
+		return ferry_error_set(err, FERRY_EINVAL,
+		                       "could not insert row %lld into table \"%s\": "
+		                       "column \"%s\" cannot store NaN",
+		                       (long long)t->rows + 1, t->table->name, name);
+	return ferry_error_set(err, FERRY_EINVAL,
+	                       "could not insert row %lld into table \"%s\": "
+	                       "column \"%s\" takes %s values, not %s",
+	                       (long long)t->rows + 1, t->table->name, name,
+	                       ferry_type_name(t->want[i]),
+	                       ferry_type_name(v->type));
+}
+
+/*
+ * Binds v to column i.  Payloads are bound SQLITE_STATIC: the row's bytes
+ * outlive the step.  Lengths are explicit, so text keeps any NUL byte,
+ * and an empty text or blob is bound from a non-NULL pointer (or as a
+ * zero-length zeroblob), since a NULL pointer would store NULL.
+ */
+static int bind_value(ferry_target *t, uint32_t i, const ferry_value *v,
+                      ferry_error *err)
+{
+	sqlite3_stmt *st = t->insert;
+	int p = (int)i + 1, rc;
+	if (v->type != FERRY_NULL && v->type != t->want[i])
+		return bad_value(t, i, v, err);
+	switch (v->type) {
+	case FERRY_NULL:
+		rc = sqlite3_bind_null(st, p);
+		break;
+	case FERRY_INT:
+		rc = sqlite3_bind_int64(st, p, v->u.i);
+		break;
+	case FERRY_FLOAT:
+		if (isnan(v->u.f))
+			return bad_value(t, i, v, err);
+		rc = sqlite3_bind_double(st, p, v->u.f);
+		break;
+	case FERRY_NUMERIC: /* NUMERIC affinity makes it a number */
+	case FERRY_TEXT:
+	case FERRY_JSON:
+		rc = sqlite3_bind_text64(st, p, v->u.s.ptr ? v->u.s.ptr : "",
+		                         v->u.s.len, SQLITE_STATIC, SQLITE_UTF8);
+		break;
+	case FERRY_BLOB:
+		rc = v->u.s.len ? sqlite3_bind_blob64(st, p, v->u.s.ptr, v->u.s.len,
+		                                      SQLITE_STATIC)
+		                : sqlite3_bind_zeroblob(st, p, 0);
+		break;
+	case FERRY_BOOL:
+		rc = sqlite3_bind_int(st, p, v->u.b ? 1 : 0);
+		break;
+	default:
+		rc = bind_formatted(t, i, v);
+		break;
+	}
+	if (rc != SQLITE_OK)
+		return db_fail(err, t->db,
+		               "could not insert row %lld into table \"%s\": column "
+		               "\"%s\"",
+		               (long long)t->rows + 1, t->table->name,
+		               t->table->columns[i].name);
+	return 0;
+}
+
+static int copy_row(ferry_target *t, const ferry_row *row, ferry_error *err)
+{
+	assert(t->insert && "copy_row outside a copy");
+	if (row->ncols != t->ncols)
+		return ferry_error_set(err, FERRY_EINVAL,
+		                       "could not insert row %lld into table \"%s\": "
+		                       "%u values for %u columns",
+		                       (long long)t->rows + 1, t->table->name,
+		                       row->ncols, t->ncols);
+	for (uint32_t i = 0; i < t->ncols; i++) {
+		int rc = bind_value(t, i, &row->values[i], err);
+		if (rc < 0)
+			return rc;
+	}
+	int rc = sqlite3_step(t->insert);
+	if (rc != SQLITE_DONE) {
+		/* A constraint names a row; other failures are the table's. */
+		if ((rc & 0xff) == SQLITE_CONSTRAINT)
+			rc = db_fail(err, t->db, "could not insert row %lld into table "
+			             "\"%s\"", (long long)t->rows + 1, t->table->name);
+		else
+			rc = db_fail(err, t->db, "could not insert into table \"%s\"",
+			             t->table->name);
+		sqlite3_reset(t->insert);
+		return rc;
+	}
+	sqlite3_reset(t->insert); /* every column is bound again next row */
+	t->rows++;
+	return 0;
+}
+
+static void rollback(ferry_target *t)
+{
+	if (!sqlite3_get_autocommit(t->db))
+		sqlite3_exec(t->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+static int copy_end(ferry_target *t, int64_t *rows, ferry_error *err)
+{
+	assert(t->table && "copy_end outside a copy");
+	sqlite3_finalize(t->insert);
+	t->insert = NULL;
+	int rc = 0;
+	if (sqlite3_exec(t->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+		rc = db_fail(err, t->db, "could not commit copy into table \"%s\"",
+		             t->table->name);
+		rollback(t);
+	} else {
+		*rows = t->rows;
+	}
+	release_copy(t);
+	return rc;
+}
+
+static void copy_abort(ferry_target *t)
+{
+	sqlite3_finalize(t->insert); /* first: an active statement would
+	                                keep ROLLBACK from finishing */
+	t->insert = NULL;
+	rollback(t);
+	release_copy(t);
+}
+
+/* ---- after the data ----------------------------------------------- */
+
+/* The name to create ix under.  SQLite's own "sqlite_autoindex_..." names
+ * (UNIQUE constraints of a SQLite source) are reserved, and a missing name
+ * needs one: both become PostgreSQL's style, <table>_<columns>_key/idx. */
+static void index_name(ferry_buf *b, const ferry_table *table,
+                       const ferry_index *ix)
+{
+	if (ix->name && *ix->name && sqlite3_strnicmp(ix->name, "sqlite_", 7)) {
+		ferry_buf_puts(b, ix->name);
+		return;
+	}
+	ferry_buf_puts(b, table->name);
+	for (uint32_t i = 0; i < ix->ncolumns; i++)
+		ferry_buf_printf(b, "_%s", ix->columns[i]);
+	ferry_buf_puts(b, ix->unique ? "_key" : "_idx");
+}
+
+/* 1 if the index called name exists on table (as truncate keeps it), 0 if
+ * not, so that CREATE INDEX reports a name another table uses. */
+static int index_exists(ferry_target *t, const char *name,
+                        const ferry_table *table, ferry_error *err)
+{
+	return yields_row(t,
+	                  "SELECT 1 FROM sqlite_schema WHERE type = 'index' "
+	                  "AND name = ?1 COLLATE NOCASE "
+	                  "AND tbl_name = ?2 COLLATE NOCASE",
+	                  name, table->name, "look up index", name, err);
+}
+
+static int create_index(ferry_target *t, const ferry_table *table,
+                        const ferry_index *ix, ferry_error *err)
+{
+	ferry_buf name = FERRY_BUF_INIT, sql = FERRY_BUF_INIT;
+	index_name(&name, table, ix);
+	const char *iname = ferry_buf_cstr(&name);
+	int rc = iname ? index_exists(t, iname, table, err) : ferry_error_oom(err);
+	if (rc != 0) {
+		ferry_buf_free(&name);
+		return rc < 0 ? rc : 0;
+	}
+	ferry_buf_puts(&sql, ix->unique ? "CREATE UNIQUE INDEX " : "CREATE INDEX ");
+	put_ident(&sql, iname);
+	ferry_buf_puts(&sql, " ON ");
+	put_ident(&sql, table->name);
+	ferry_buf_puts(&sql, " (");
+	put_names(&sql, ix->columns, ix->ncolumns);
+	ferry_buf_putc(&sql, ')');
+	if (ix->where_sql) {
+		ferry_buf_puts(&sql, " WHERE ");
+		ferry_buf_puts(&sql, ix->where_sql);
+	}
+	rc = run_built(t, &sql, err, "could not create index \"%s\" on table "
+	               "\"%s\"", iname, table->name);
+	ferry_buf_free(&name);
+	return rc;
+}
+
+/*
+ * target.h: the unique and secondary indexes (a unique index over
+ * duplicate rows fails here, naming them).  The primary key came with
+ * the table; an AUTOINCREMENT counter already stands past the largest
+ * key, since SQLite advances it on every insert, explicit keys included.
+ */
+static int finish_table(ferry_target *t, const ferry_table *table,
+                        ferry_error *err)
+{
+	for (uint32_t i = 0; i < table->nindexes; i++) {
+		int rc = create_index(t, table, &table->indexes[i], err);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* The foreign keys were created with the table: nothing is left to do. */
+static int add_foreign_keys(ferry_target *t, const ferry_table *table,
+                            ferry_error *err)
+{
+	return 0;
+}
+
+const ferry_target_ops ferry_sqlite_target_ops = {
+	.name = "sqlite",
+	.open = open_target,
+	.check_table = check_table,
+	.prepare_table = prepare_table,
+	.copy_begin = copy_begin,
+	.copy_row = copy_row,
+	.copy_end = copy_end,
+	.copy_abort = copy_abort,
+	.finish_table = finish_table,
+	.add_foreign_keys = add_foreign_keys,
+	.close = close_target,
+};

@@ -1,0 +1,46 @@
+/*
+ * engine/state.h - a migration's state: the SQLite file ferry.db in the
+ * migration directory (docs/state.md has its tables).  A user can open it
+ * with sqlite3; ferry only appends and updates its own rows.
+ *
+ * One handle may be used from several threads (calls are serialized).
+ */
+#ifndef FERRY_STATE_H
+#define FERRY_STATE_H
+
+#include <stdint.h>
+
+#include "engine/error.h"
+
+typedef struct ferry_state ferry_state;
+
+/* Opens (creating dir 0700 and ferry.db 0600 when missing) the state in
+ * dir.  The schema is created or checked. */
+int ferry_state_open(ferry_state **out, const char *dir, ferry_error *err);
+void ferry_state_close(ferry_state *st); /* accepts NULL */
+
+/* Records that a command started (arguments already redacted); *run is
+ * its id, which rejects and table rows refer to. */
+int ferry_state_begin_run(ferry_state *st, const char *command,
+                          const char *arguments, int64_t *run,
+                          ferry_error *err);
+int ferry_state_end_run(ferry_state *st, int64_t run, int exit_code,
+                        ferry_error *err);
+
+/* Creates or updates the row of one table in a run. */
+int ferry_state_table(ferry_state *st, int64_t run, const char *source,
+                      const char *target, int64_t rows_total,
+                      int64_t rows_loaded, int64_t rows_rejected,
+                      const char *status, ferry_error *err);
+
+int ferry_state_add_reject(ferry_state *st, int64_t run, const char *table,
+                           const char *key, const char *column,
+                           const char *value, const char *reason,
+                           ferry_error *err);
+
+/* Writes the run's rejects to path as CSV (header: table,key,column,
+ * value,reason); *count = rows written. */
+int ferry_state_rejects_csv(ferry_state *st, int64_t run, const char *path,
+                            int64_t *count, ferry_error *err);
+
+#endif

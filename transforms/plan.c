@@ -1,0 +1,961 @@
+/*
+ * transforms/plan.c - builds the plan from the source schema and the spec,
+ * and maps rows (plan.h).
+ *
+ * Expressions (`up`, `where`) are SQLite expressions evaluated by an
+ * embedded in-memory SQLite against the source row: one statement per
+ * table, SELECT <where>, <up>... FROM (SELECT ?1 AS "col1", ...), prepared
+ * once and stepped once per row.
+ */
+#include "transforms/plan.h"
+
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "engine/alloc.h"
+
+/* ---- small helpers ------------------------------------------------ */
+
+static int add_string(char ***list, uint32_t *n, const char *fmt, ...)
+    FERRY_PRINTF(3, 4);
+
+static int add_string(char ***list, uint32_t *n, const char *fmt, ...)
+{
+	ferry_buf b = FERRY_BUF_INIT;
+	va_list ap;
+	va_start(ap, fmt);
+	ferry_buf_vprintf(&b, fmt, ap);
+	va_end(ap);
+	char *s = ferry_buf_detach(&b, NULL);
+	char **grown = s ? ferry_realloc(*list, (*n + 1) * sizeof **list) : NULL;
+	if (!grown) {
+		ferry_free(s);
+		return FERRY_ENOMEM;
+	}
+	grown[(*n)++] = s;
+	*list = grown;
+	return 0;
+}
+
+static void free_strings(char **list, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++)
+		ferry_free(list[i]);
+	ferry_free(list);
+}
+
+static void quote_ident(ferry_buf *b, const char *name)
+{
+	ferry_buf_putc(b, '"');
+	for (const char *p = name; *p; p++) {
+		if (*p == '"')
+			ferry_buf_putc(b, '"');
+		ferry_buf_putc(b, (uint8_t)*p);
+	}
+	ferry_buf_putc(b, '"');
+}
+
+static char *dup_or_null(const char *s) { return s ? ferry_strdup(s) : NULL; }
+
+/* Column names of a table, for "did you mean". */
+static const char **column_names(const ferry_table *t)
+{
+	const char **names = ferry_calloc(t->ncolumns + 1, sizeof *names);
+	for (uint32_t i = 0; names && i < t->ncolumns; i++)
+		names[i] = t->columns[i].name;
+	return names;
+}
+
+static int unknown_name(ferry_error *err, const ferry_spec *spec, int line,
+                        const char *what, const char *name, const char *where,
+                        const char **candidates, size_t n)
+{
+	const char *guess = ferry_suggest(name, candidates, n);
+	return ferry_error_set(err, FERRY_EINVAL, "%s:%d: %s \"%s\" is not in %s%s%s%s",
+	                       spec->path, line, what, name, where,
+	                       guess ? " (did you mean \"" : "", guess ? guess : "",
+	                       guess ? "\"?)" : "");
+}
+
+/* ---- expression checks -------------------------------------------- */
+
+/* The FROM clause that names the source columns as parameters. */
+static void row_source(ferry_buf *b, const ferry_table *t)
+{
+	ferry_buf_puts(b, " FROM (SELECT ");
+	for (uint32_t i = 0; i < t->ncolumns; i++) {
+		ferry_buf_printf(b, "%s?%u AS ", i ? ", " : "", i + 1);
+		quote_ident(b, t->columns[i].name);
+	}
+	if (t->ncolumns == 0)
+		ferry_buf_puts(b, "NULL");
+	ferry_buf_puts(b, ")");
+}
+
+/* Compiles one expression against the table's columns: spec errors
+ * point at the line that wrote it. */
+static int check_expr(sqlite3 *db, const ferry_spec *spec, int line,
+                      const char *what, const ferry_table *t, const char *expr,
+                      ferry_error *err)
+{
+	ferry_buf sql = FERRY_BUF_INIT;
+	ferry_buf_printf(&sql, "SELECT (%s)", expr);
+	row_source(&sql, t);
+	if (ferry_buf_failed(&sql))
+		return ferry_error_oom(err);
+	sqlite3_stmt *stmt = NULL;
+	int rc = sqlite3_prepare_v2(db, ferry_buf_cstr(&sql), -1, &stmt, NULL);
+	sqlite3_finalize(stmt);
+	ferry_buf_free(&sql);
+	if (rc != SQLITE_OK)
+		return ferry_error_set(err, FERRY_EINVAL,
+		                       "%s:%d: table \"%s\": %s \"%s\" does not compile: %s",
+		                       spec ? spec->path : "spec", line, t->name, what,
+		                       expr, sqlite3_errmsg(db));
+	return 0;
+}
+
+/* ---- building a table's plan -------------------------------------- */
+
+/* Defaults whose SQL means the same on both sides (SQLite -> PostgreSQL):
+ * numbers, quoted strings, NULL, TRUE/FALSE, CURRENT_TIMESTAMP/DATE/TIME. */
+static bool portable_default(const char *sql, ferry_dialect dialect)
+{
+	static const char *const words[] = {"NULL", "TRUE", "FALSE",
+	                                    "CURRENT_TIMESTAMP", "CURRENT_DATE",
+	                                    "CURRENT_TIME"};
+	if (!sql || !*sql)
+		return false;
+	if (dialect == FERRY_DIALECT_SQLITE)
+		return true;
+	for (size_t i = 0; i < sizeof words / sizeof *words; i++)
+		if (strcasecmp(sql, words[i]) == 0)
+			return true;
+	size_t n = strlen(sql);
+	if (n >= 2 && sql[0] == '\'' && sql[n - 1] == '\'')
+		return true;
+	ferry_decimal d = FERRY_DECIMAL_INIT;
+	bool number = ferry_decimal_parse(&d, sql, n, NULL) == 0 &&
+	              d.kind == FERRY_DEC_FINITE;
+	ferry_decimal_free(&d);
+	return number;
+}
+
+static const ferry_spec_column *spec_column(const ferry_spec_table *st,
+                                            const char *name)
+{
+	for (size_t i = 0; st && i < st->ncolumns; i++)
+		if (strcmp(st->columns[i].name, name) == 0)
+			return &st->columns[i];
+	return NULL;
+}
+
+static const ferry_spec_down *spec_down(const ferry_spec_table *st,
+                                        const char *name)
+{
+	for (size_t i = 0; st && i < st->ndowns; i++)
+		if (strcmp(st->downs[i].column, name) == 0)
+			return &st->downs[i];
+	return NULL;
+}
+
+static bool is_integer_kind(ferry_sqltype_kind k)
+{
+	return k == FERRY_SQL_SMALLINT || k == FERRY_SQL_INTEGER ||
+	       k == FERRY_SQL_BIGINT;
+}
+
+/* Appends a target column and its plan column together, so the two
+ * arrays always have the same length (ferry_plan_free relies on it). */
+static ferry_plan_column *new_column(ferry_plan_table *pt, ferry_column **tc)
+{
+	uint32_t n = pt->target.ncolumns + 1;
+	ferry_plan_column *grown = ferry_realloc(pt->columns, n * sizeof *grown);
+	if (!grown)
+		return NULL;
+	pt->columns = grown;
+	ferry_plan_column *pc = &grown[n - 1];
+	memset(pc, 0, sizeof *pc);
+	pc->source_index = -1;
+	pc->expr_index = -1;
+	pc->transform = "";
+	*tc = ferry_table_add_column(&pt->target);
+	return *tc ? pc : NULL;
+}
+
+static int add_expr(ferry_plan_table *pt, const char *expr)
+{
+	if (add_string(&pt->exprs, &pt->nexprs, "%s", expr) < 0)
+		return FERRY_ENOMEM;
+	return (int)pt->nexprs - 1;
+}
+
+/* Plans one source column (not dropped) into a target column. */
+static int plan_source_column(ferry_plan *plan, ferry_plan_table *pt,
+                              const ferry_spec_table *st, uint32_t i,
+                              ferry_error *err)
+{
+	const ferry_column *sc = &pt->source->columns[i];
+	const ferry_spec_column *spc = spec_column(st, sc->name);
+	ferry_column *tc;
+	ferry_plan_column *pc = new_column(pt, &tc);
+	if (!pc)
+		return ferry_error_oom(err);
+	bool changed = spc && (spc->has_type || spc->divide_by || spc->up);
+	tc->name = ferry_strdup(spc && spc->rename ? spc->rename : sc->name);
+	tc->decl_type = ferry_strdup(sc->decl_type ? sc->decl_type : "");
+	tc->type = sc->type;
+	if (spc && spc->has_type)
+		tc->type = spc->type;
+	else if (spc && spc->divide_by)
+		tc->type = (ferry_sqltype){FERRY_SQL_NUMERIC, -1, -1, -1};
+	tc->not_null = sc->not_null;
+	tc->pk_position = sc->pk_position;
+	tc->autoincrement = sc->autoincrement && !changed &&
+	                    is_integer_kind(tc->type.kind);
+	if (!changed && portable_default(sc->default_sql, plan->dialect))
+		tc->default_sql = ferry_strdup(sc->default_sql);
+	if (!tc->name || !tc->decl_type)
+		return ferry_error_oom(err);
+	pc->source_index = (int)i;
+	if (spc && spc->divide_by) {
+		pc->has_divide = true;
+		if (ferry_decimal_parse(&pc->divide_by, spc->divide_by,
+		                        strlen(spc->divide_by), err) < 0)
+			return FERRY_EINVAL;
+		pc->transform = "divide_by";
+	} else if (spc && spc->up) {
+		pc->expr_index = add_expr(pt, spc->up);
+		if (pc->expr_index < 0)
+			return ferry_error_oom(err);
+		pc->transform = "up";
+		if (!spec_down(st, sc->name)) {
+			pt->irreversible = true;
+			if (add_string(&pt->notes, &pt->nnotes,
+			               "column \"%s\" is computed by `up` without a `down`: "
+			               "rollback cannot rebuild it (add down: %s: \"...\")",
+			               sc->name, sc->name) < 0)
+				return ferry_error_oom(err);
+		}
+	} else if (spc && spc->has_type) {
+		pc->transform = "type";
+	} else if (spc && spc->rename) {
+		pc->transform = "rename";
+	}
+	return 0;
+}
+
+static int plan_added_column(ferry_plan_table *pt, const ferry_spec_add *add,
+                             ferry_error *err)
+{
+	ferry_column *tc;
+	ferry_plan_column *pc = new_column(pt, &tc);
+	if (!pc)
+		return ferry_error_oom(err);
+	tc->name = ferry_strdup(add->name);
+	tc->decl_type = ferry_strdup(add->type_text ? add->type_text : "");
+	tc->type = add->type;
+	tc->default_sql = dup_or_null(add->default_sql);
+	if (!tc->name || !tc->decl_type || (add->default_sql && !tc->default_sql))
+		return ferry_error_oom(err);
+	/* rows copied now get the value new rows would get: `up`, else the
+	 * default evaluated once per row, else NULL */
+	const char *expr = add->up ? add->up : add->default_sql;
+	if (expr && (pc->expr_index = add_expr(pt, expr)) < 0)
+		return ferry_error_oom(err);
+	pc->transform = add->up ? "add (up)" : "add";
+	return 0;
+}
+
+/* Every column and down the spec names must exist in the source table. */
+static int check_spec_names(const ferry_spec *spec, const ferry_spec_table *st,
+                            const ferry_table *t, ferry_error *err)
+{
+	const char **names = column_names(t);
+	if (!names)
+		return ferry_error_oom(err);
+	char where[300];
+	snprintf(where, sizeof where, "table \"%s\"", t->name);
+	int rc = 0;
+	for (size_t i = 0; rc == 0 && i < st->ncolumns; i++)
+		if (ferry_table_column_index(t, st->columns[i].name) < 0)
+			rc = unknown_name(err, spec, st->columns[i].line, "column",
+			                  st->columns[i].name, where, names, t->ncolumns);
+	for (size_t i = 0; rc == 0 && i < st->ndowns; i++)
+		if (ferry_table_column_index(t, st->downs[i].column) < 0)
+			rc = unknown_name(err, spec, st->downs[i].line, "down column",
+			                  st->downs[i].column, where, names, t->ncolumns);
+	ferry_free(names);
+	return rc;
+}
+
+/* Two target columns with one name would make the target table invalid. */
+static int check_collisions(const ferry_spec *spec, const ferry_spec_table *st,
+                            const ferry_table *target, ferry_error *err)
+{
+	for (uint32_t i = 0; i < target->ncolumns; i++)
+		for (uint32_t j = i + 1; j < target->ncolumns; j++)
+			if (strcmp(target->columns[i].name, target->columns[j].name) == 0)
+				return ferry_error_set(
+				    err, FERRY_EINVAL,
+				    "%s:%d: table \"%s\": two target columns are named \"%s\"",
+				    spec ? spec->path : "spec", st ? st->line : 0,
+				    target->name, target->columns[j].name);
+	return 0;
+}
+
+/* where, up and default expressions run on the source row; down
+ * expressions on the target row. */
+static int check_exprs(sqlite3 *db, const ferry_spec *spec,
+                       const ferry_spec_table *st, const ferry_plan_table *pt,
+                       ferry_error *err)
+{
+	const ferry_table *src = pt->source;
+	int rc = 0;
+	if (st->where)
+		rc = check_expr(db, spec, st->where_line, "where", src, st->where, err);
+	for (size_t i = 0; rc == 0 && i < st->ncolumns; i++)
+		if (st->columns[i].up)
+			rc = check_expr(db, spec, st->columns[i].line, "up", src,
+			                st->columns[i].up, err);
+	for (size_t i = 0; rc == 0 && i < st->nadds; i++) {
+		const ferry_spec_add *a = &st->adds[i];
+		if (a->up || a->default_sql)
+			rc = check_expr(db, spec, a->line, a->up ? "up" : "default", src,
+			                a->up ? a->up : a->default_sql, err);
+	}
+	for (size_t i = 0; rc == 0 && i < st->ndowns; i++)
+		rc = check_expr(db, spec, st->downs[i].line, "down", &pt->target,
+		                st->downs[i].expr, err);
+	return rc;
+}
+
+static int plan_table(ferry_plan *plan, ferry_plan_table *pt,
+                      const ferry_spec *spec, const ferry_spec_table *st,
+                      sqlite3 *db, ferry_error *err)
+{
+	const ferry_table *src = pt->source;
+	int rc = st ? check_spec_names(spec, st, src, err) : 0;
+	if (rc < 0)
+		return rc;
+	pt->target.name = ferry_strdup(st && st->rename ? st->rename : src->name);
+	if (!pt->target.name)
+		return ferry_error_oom(err);
+	pt->target.without_rowid = src->without_rowid;
+	pt->target.rowid_key = src->rowid_key;
+	pt->target.row_count = src->row_count;
+	for (uint32_t i = 0; rc == 0 && i < src->ncolumns; i++) {
+		const ferry_spec_column *spc = spec_column(st, src->columns[i].name);
+		if (spc && spc->drop) {
+			if (add_string(&pt->notes, &pt->nnotes,
+			               "column \"%s\" is dropped: after a rollback the old "
+			               "database keeps its old values and rows created "
+			               "after cutover get its default or NULL (lossy)",
+			               src->columns[i].name) < 0)
+				rc = ferry_error_oom(err);
+			continue;
+		}
+		rc = plan_source_column(plan, pt, st, i, err);
+	}
+	for (size_t i = 0; rc == 0 && st && i < st->nadds; i++)
+		rc = plan_added_column(pt, &st->adds[i], err);
+	if (rc == 0)
+		rc = check_collisions(spec, st, &pt->target, err);
+	if (rc == 0 && st && st->where) {
+		pt->where = ferry_strdup(st->where);
+		if (!pt->where ||
+		    add_string(&pt->notes, &pt->nnotes,
+		               "rows outside `where` are not carried: they stay only "
+		               "in the source") < 0)
+			rc = ferry_error_oom(err);
+	}
+	if (rc == 0 && st)
+		rc = check_exprs(db, spec, st, pt, err);
+	return rc;
+}
+
+/* ---- keys between tables ------------------------------------------ */
+
+/* The target name of a source column, or NULL when it was dropped. */
+static const char *target_name_of(const ferry_plan_table *pt, const char *name)
+{
+	for (uint32_t j = 0; j < pt->target.ncolumns; j++) {
+		int si = pt->columns[j].source_index;
+		if (si >= 0 && strcmp(pt->source->columns[si].name, name) == 0)
+			return pt->target.columns[j].name;
+	}
+	return NULL;
+}
+
+/* Copies names through target_name_of; false if one was dropped. */
+static bool map_names(const ferry_plan_table *pt, char **names, uint32_t n,
+                      char ***out, const char **dropped)
+{
+	*out = ferry_calloc(n ? n : 1, sizeof **out);
+	if (!*out)
+		return false;
+	for (uint32_t i = 0; i < n; i++) {
+		if (!names[i])
+			continue; /* the referenced table's primary key */
+		const char *t = target_name_of(pt, names[i]);
+		if (!t) {
+			*dropped = names[i];
+			return false;
+		}
+		(*out)[i] = ferry_strdup(t);
+	}
+	return true;
+}
+
+static void free_names_n(char **names, uint32_t n)
+{
+	for (uint32_t i = 0; names && i < n; i++)
+		ferry_free(names[i]);
+	ferry_free(names);
+}
+
+static int map_indexes(ferry_plan *plan, ferry_plan_table *pt, ferry_error *err)
+{
+	for (uint32_t i = 0; i < pt->source->nindexes; i++) {
+		const ferry_index *si = &pt->source->indexes[i];
+		const char *dropped = NULL;
+		char **cols = NULL;
+		if (!map_names(pt, si->columns, si->ncolumns, &cols, &dropped)) {
+			free_names_n(cols, si->ncolumns);
+			if (!dropped)
+				return ferry_error_oom(err);
+			if (add_string(&plan->warnings, &plan->nwarnings,
+			               "index \"%s\" on \"%s\" is not created: column "
+			               "\"%s\" is dropped", si->name, pt->source->name,
+			               dropped) < 0)
+				return ferry_error_oom(err);
+			continue;
+		}
+		ferry_index *ti = ferry_table_add_index(&pt->target);
+		if (!ti) {
+			free_names_n(cols, si->ncolumns);
+			return ferry_error_oom(err);
+		}
+		ti->name = ferry_strdup(si->name);
+		ti->unique = si->unique;
+		ti->columns = cols;
+		ti->ncolumns = si->ncolumns;
+		ti->where_sql = dup_or_null(si->where_sql);
+	}
+	return 0;
+}
+
+static ferry_plan_table *plan_for_source(ferry_plan *plan, const char *name)
+{
+	for (uint32_t i = 0; i < plan->ntables; i++)
+		if (strcmp(plan->tables[i].source->name, name) == 0)
+			return &plan->tables[i];
+	return NULL;
+}
+
+static int skip_fkey(ferry_plan *plan, const ferry_plan_table *pt,
+                     const ferry_fkey *fk, const char *why, ferry_error *err)
+{
+	if (add_string(&plan->warnings, &plan->nwarnings,
+	               "foreign key of \"%s\" to \"%s\" is not created: %s",
+	               pt->source->name, fk->ref_table, why) < 0)
+		return ferry_error_oom(err);
+	return 0;
+}
+
+static int map_fkeys(ferry_plan *plan, ferry_plan_table *pt, ferry_error *err)
+{
+	for (uint32_t i = 0; i < pt->source->nfkeys; i++) {
+		const ferry_fkey *sf = &pt->source->fkeys[i];
+		ferry_plan_table *ref = plan_for_source(plan, sf->ref_table);
+		if (!ref) {
+			if (skip_fkey(plan, pt, sf, "that table is not carried", err) < 0)
+				return FERRY_ENOMEM;
+			continue;
+		}
+		const char *dropped = NULL;
+		char **cols = NULL, **refcols = NULL;
+		bool ok = map_names(pt, sf->columns, sf->ncolumns, &cols, &dropped) &&
+		          map_names(ref, sf->ref_columns, sf->ncolumns, &refcols,
+		                    &dropped);
+		ferry_fkey *tf = ok ? ferry_table_add_fkey(&pt->target) : NULL;
+		if (!tf) {
+			free_names_n(cols, sf->ncolumns);
+			free_names_n(refcols, sf->ncolumns);
+			if (!dropped)
+				return ferry_error_oom(err);
+			if (skip_fkey(plan, pt, sf, "one of its columns is dropped", err) < 0)
+				return FERRY_ENOMEM;
+			continue;
+		}
+		tf->name = dup_or_null(sf->name);
+		tf->columns = cols;
+		tf->ref_columns = refcols;
+		tf->ncolumns = sf->ncolumns;
+		tf->ref_table = ferry_strdup(ref->target.name);
+		tf->on_delete = dup_or_null(sf->on_delete);
+		tf->on_update = dup_or_null(sf->on_update);
+	}
+	return 0;
+}
+
+/* ---- the whole plan ----------------------------------------------- */
+
+static int check_spec_tables(const ferry_spec *spec, const ferry_schema *source,
+                             ferry_error *err)
+{
+	const char **names = ferry_calloc(source->ntables + 1, sizeof *names);
+	if (!names)
+		return ferry_error_oom(err);
+	for (uint32_t i = 0; i < source->ntables; i++)
+		names[i] = source->tables[i].name;
+	int rc = 0;
+	for (size_t i = 0; rc == 0 && i < spec->ntables; i++)
+		if (!ferry_schema_find(source, spec->tables[i].name))
+			rc = unknown_name(err, spec, spec->tables[i].line, "table",
+			                  spec->tables[i].name, "the source", names,
+			                  source->ntables);
+	ferry_free(names);
+	return rc;
+}
+
+static int check_target_names(const ferry_plan *plan, ferry_error *err)
+{
+	for (uint32_t i = 0; i < plan->ntables; i++)
+		for (uint32_t j = i + 1; j < plan->ntables; j++)
+			if (strcmp(plan->tables[i].target.name,
+			           plan->tables[j].target.name) == 0)
+				return ferry_error_set(err, FERRY_EINVAL,
+				                       "tables \"%s\" and \"%s\" would both "
+				                       "become \"%s\": rename one in the spec",
+				                       plan->tables[i].source->name,
+				                       plan->tables[j].source->name,
+				                       plan->tables[j].target.name);
+	return 0;
+}
+
+static int build_tables(ferry_plan *plan, const ferry_schema *source,
+                        const ferry_spec *spec, sqlite3 *db, ferry_error *err)
+{
+	plan->tables = ferry_calloc(source->ntables ? source->ntables : 1,
+	                            sizeof *plan->tables);
+	if (!plan->tables)
+		return ferry_error_oom(err);
+	for (uint32_t i = 0; i < source->ntables; i++) {
+		const ferry_table *t = &source->tables[i];
+		if (spec && ferry_spec_excludes(spec, t->name))
+			continue;
+		ferry_plan_table *pt = &plan->tables[plan->ntables++];
+		pt->source = t;
+		const ferry_spec_table *st = spec ? ferry_spec_find_table(spec, t->name)
+		                                  : NULL;
+		int rc = plan_table(plan, pt, spec, st, db, err);
+		if (rc < 0)
+			return rc;
+	}
+	for (uint32_t i = 0; i < plan->ntables; i++) {
+		int rc = map_indexes(plan, &plan->tables[i], err);
+		if (rc == 0)
+			rc = map_fkeys(plan, &plan->tables[i], err);
+		if (rc < 0)
+			return rc;
+	}
+	return check_target_names(plan, err);
+}
+
+int ferry_plan_build(ferry_plan **out, const ferry_schema *source,
+                     const ferry_spec *spec, ferry_dialect dialect,
+                     ferry_error *err)
+{
+	*out = NULL;
+	if (spec && check_spec_tables(spec, source, err) < 0)
+		return err ? err->code : FERRY_EINVAL;
+	ferry_plan *plan = ferry_calloc(1, sizeof *plan);
+	if (!plan)
+		return ferry_error_oom(err);
+	plan->dialect = dialect;
+	sqlite3 *db = NULL;
+	int rc = sqlite3_open(":memory:", &db) == SQLITE_OK
+	             ? build_tables(plan, source, spec, db, err)
+	             : ferry_error_set(err, FERRY_ERROR,
+	                               "could not open the expression engine: %s",
+	                               db ? sqlite3_errmsg(db) : "out of memory");
+	sqlite3_close(db);
+	if (rc < 0) {
+		ferry_plan_free(plan);
+		return rc;
+	}
+	*out = plan;
+	return 0;
+}
+
+void ferry_plan_free(ferry_plan *plan)
+{
+	if (!plan)
+		return;
+	for (uint32_t i = 0; i < plan->ntables; i++) {
+		ferry_plan_table *pt = &plan->tables[i];
+		for (uint32_t j = 0; j < pt->target.ncolumns; j++)
+			ferry_decimal_free(&pt->columns[j].divide_by);
+		ferry_table_clear(&pt->target);
+		ferry_free(pt->columns);
+		free_strings(pt->exprs, pt->nexprs);
+		free_strings(pt->notes, pt->nnotes);
+		ferry_free(pt->where);
+	}
+	ferry_free(plan->tables);
+	free_strings(plan->warnings, plan->nwarnings);
+	ferry_free(plan);
+}
+
+/* ---- describing the plan (--dry-run) ------------------------------ */
+
+static void describe_table(const ferry_plan_table *pt, ferry_buf *out)
+{
+	const ferry_table *src = pt->source, *t = &pt->target;
+	ferry_buf_printf(out, "table \"%s\" -> \"%s\"", src->name, t->name);
+	if (src->row_count >= 0)
+		ferry_buf_printf(out, " (%lld rows)", (long long)src->row_count);
+	ferry_buf_puts(out, "\n  CREATE TABLE ");
+	quote_ident(out, t->name);
+	ferry_buf_puts(out, " (");
+	for (uint32_t j = 0; j < t->ncolumns; j++) {
+		ferry_buf_puts(out, j ? ", " : "");
+		quote_ident(out, t->columns[j].name);
+		ferry_buf_putc(out, ' ');
+		ferry_sqltype_format(&t->columns[j].type, out);
+		if (t->columns[j].not_null)
+			ferry_buf_puts(out, " NOT NULL");
+	}
+	ferry_buf_puts(out, ")\n");
+	for (uint32_t j = 0; j < t->ncolumns; j++) {
+		const ferry_plan_column *pc = &pt->columns[j];
+		const ferry_column *tc = &t->columns[j];
+		if (pc->source_index >= 0) {
+			const ferry_column *sc = &src->columns[pc->source_index];
+			ferry_buf_printf(out, "  %s %s -> %s ", sc->name,
+			                 sc->decl_type && *sc->decl_type ? sc->decl_type
+			                                                 : "(no type)",
+			                 tc->name);
+		} else {
+			ferry_buf_printf(out, "  + %s ", tc->name);
+		}
+		ferry_sqltype_format(&tc->type, out);
+		if (pc->has_divide) {
+			ferry_buf_puts(out, ", divided by ");
+			ferry_decimal_format(&pc->divide_by, out);
+		}
+		if (pc->expr_index >= 0)
+			ferry_buf_printf(out, " = %s", pt->exprs[pc->expr_index]);
+		ferry_buf_putc(out, '\n');
+	}
+	if (pt->where)
+		ferry_buf_printf(out, "  where %s\n", pt->where);
+	for (uint32_t k = 0; k < pt->nnotes; k++)
+		ferry_buf_printf(out, "  note: %s\n", pt->notes[k]);
+}
+
+void ferry_plan_describe(const ferry_plan *plan, ferry_buf *out)
+{
+	bool irreversible = false, lossy = false;
+	for (uint32_t i = 0; i < plan->ntables; i++) {
+		describe_table(&plan->tables[i], out);
+		irreversible |= plan->tables[i].irreversible;
+		lossy |= plan->tables[i].nnotes > 0;
+	}
+	for (uint32_t i = 0; i < plan->nwarnings; i++)
+		ferry_buf_printf(out, "warning: %s\n", plan->warnings[i]);
+	if (irreversible)
+		ferry_buf_puts(out, "rollback: not possible (see the notes above)\n");
+	else if (lossy)
+		ferry_buf_puts(out, "rollback: possible, lossy (see the notes above)\n");
+	else
+		ferry_buf_puts(out, "rollback: possible\n");
+}
+
+/* ---- mapping rows ------------------------------------------------- */
+
+struct ferry_mapper {
+	const ferry_plan *plan;
+	const ferry_plan_table *table;
+	sqlite3 *db;          /* NULL when the table has no expressions */
+	sqlite3_stmt *stmt;   /* SELECT [where,] exprs... FROM (row) */
+	int first_expr;       /* result column of expression 0 */
+	ferry_value *results; /* expression results of the current row */
+	ferry_arena scratch;  /* converted payloads of the current row */
+	ferry_error why;      /* the reason of the last reject */
+};
+
+static int prepare_exprs(ferry_mapper *m, ferry_error *err)
+{
+	const ferry_plan_table *pt = m->table;
+	ferry_buf sql = FERRY_BUF_INIT;
+	ferry_buf_printf(&sql, "SELECT (%s)", pt->where ? pt->where : "1");
+	for (uint32_t i = 0; i < pt->nexprs; i++)
+		ferry_buf_printf(&sql, ", (%s)", pt->exprs[i]);
+	row_source(&sql, pt->source);
+	m->first_expr = 1;
+	int rc = 0;
+	if (ferry_buf_failed(&sql))
+		rc = ferry_error_oom(err);
+	else if (sqlite3_open(":memory:", &m->db) != SQLITE_OK ||
+	         sqlite3_prepare_v2(m->db, ferry_buf_cstr(&sql), -1, &m->stmt,
+	                            NULL) != SQLITE_OK)
+		rc = ferry_error_set(err, FERRY_ERROR,
+		                     "table \"%s\": could not prepare expressions: %s",
+		                     pt->source->name,
+		                     m->db ? sqlite3_errmsg(m->db) : "out of memory");
+	ferry_buf_free(&sql);
+	return rc;
+}
+
+int ferry_mapper_open(ferry_mapper **out, const ferry_plan *plan,
+                      const ferry_plan_table *table, ferry_error *err)
+{
+	ferry_mapper *m = ferry_calloc(1, sizeof *m);
+	if (!m)
+		return ferry_error_oom(err);
+	m->plan = plan;
+	m->table = table;
+	int rc = 0;
+	if (table->nexprs || table->where) {
+		m->results = ferry_calloc(table->nexprs + 1, sizeof *m->results);
+		rc = m->results ? prepare_exprs(m, err) : ferry_error_oom(err);
+	}
+	if (rc < 0) {
+		ferry_mapper_close(m);
+		return rc;
+	}
+	*out = m;
+	return 0;
+}
+
+void ferry_mapper_close(ferry_mapper *m)
+{
+	if (!m)
+		return;
+	sqlite3_finalize(m->stmt);
+	sqlite3_close(m->db);
+	ferry_free(m->results);
+	ferry_arena_free(&m->scratch);
+	ferry_error_clear(&m->why);
+	ferry_free(m);
+}
+
+/* Binds one source value with its own storage class. */
+static int bind_value(ferry_mapper *m, int i, const ferry_value *v)
+{
+	sqlite3_stmt *st = m->stmt;
+	ferry_buf text = FERRY_BUF_INIT;
+	int rc;
+	switch (v->type) {
+	case FERRY_NULL:
+		return sqlite3_bind_null(st, i);
+	case FERRY_INT:
+		return sqlite3_bind_int64(st, i, v->u.i);
+	case FERRY_FLOAT:
+		return sqlite3_bind_double(st, i, v->u.f);
+	case FERRY_BOOL:
+		return sqlite3_bind_int(st, i, v->u.b);
+	case FERRY_BLOB:
+		if (v->u.s.len == 0)
+			return sqlite3_bind_zeroblob(st, i, 0);
+		return sqlite3_bind_blob(st, i, v->u.s.ptr, (int)v->u.s.len,
+		                         SQLITE_STATIC);
+	case FERRY_NUMERIC:
+	case FERRY_TEXT:
+	case FERRY_JSON:
+		return sqlite3_bind_text(st, i, v->u.s.len ? v->u.s.ptr : "",
+		                         (int)v->u.s.len, SQLITE_STATIC);
+	default: /* dates, timestamps, uuids: their text form */
+		ferry_value_format(v, &text, 0);
+		rc = ferry_buf_failed(&text)
+		         ? SQLITE_NOMEM
+		         : sqlite3_bind_text(st, i, (char *)text.data, (int)text.len,
+		                             SQLITE_TRANSIENT);
+		ferry_buf_free(&text);
+		return rc;
+	}
+}
+
+static ferry_value result_value(sqlite3_stmt *st, int col)
+{
+	switch (sqlite3_column_type(st, col)) {
+	case SQLITE_INTEGER:
+		return ferry_value_int(sqlite3_column_int64(st, col));
+	case SQLITE_FLOAT:
+		return ferry_value_float(sqlite3_column_double(st, col));
+	case SQLITE_TEXT: {
+		const char *s = (const char *)sqlite3_column_text(st, col);
+		return ferry_value_bytes(FERRY_TEXT, s ? s : "",
+		                         (size_t)sqlite3_column_bytes(st, col));
+	}
+	case SQLITE_BLOB: {
+		const void *b = sqlite3_column_blob(st, col);
+		return ferry_value_bytes(FERRY_BLOB, b ? b : "",
+		                         (size_t)sqlite3_column_bytes(st, col));
+	}
+	default:
+		return ferry_value_null();
+	}
+}
+
+/* Runs the table's statement for src: 1 keep, 0 filtered out, <0 error. */
+static int eval_exprs(ferry_mapper *m, const ferry_row *src, ferry_error *err)
+{
+	sqlite3_reset(m->stmt);
+	for (uint32_t i = 0; i < src->ncols; i++)
+		if (bind_value(m, (int)i + 1, &src->values[i]) != SQLITE_OK)
+			return ferry_error_set(err, FERRY_ERROR,
+			                       "table \"%s\": could not bind a value: %s",
+			                       m->table->source->name,
+			                       sqlite3_errmsg(m->db));
+	if (sqlite3_step(m->stmt) != SQLITE_ROW)
+		return ferry_error_set(err, FERRY_ERROR,
+		                       "table \"%s\": could not evaluate expressions: %s",
+		                       m->table->source->name, sqlite3_errmsg(m->db));
+	ferry_value keep = result_value(m->stmt, 0);
+	if (keep.type == FERRY_NULL || (keep.type == FERRY_INT && keep.u.i == 0) ||
+	    (keep.type == FERRY_FLOAT && keep.u.f == 0.0))
+		return 0;
+	for (uint32_t i = 0; i < m->table->nexprs; i++)
+		m->results[i] = result_value(m->stmt, m->first_expr + (int)i);
+	return 1;
+}
+
+static int reject(ferry_mapper *m, ferry_reject *rej, uint32_t j,
+                  const ferry_value *value)
+{
+	const ferry_plan_column *pc = &m->table->columns[j];
+	rej->column = pc->source_index >= 0
+	                  ? m->table->source->columns[pc->source_index].name
+	                  : m->table->target.columns[j].name;
+	rej->value = *value;
+	rej->reason = ferry_error_message(&m->why);
+	return FERRY_EREJECT;
+}
+
+int ferry_mapper_map(ferry_mapper *m, const ferry_row *src, ferry_row *out,
+                     ferry_reject *rej, ferry_error *err)
+{
+	const ferry_plan_table *pt = m->table;
+	ferry_arena_reset(&m->scratch);
+	if (m->stmt) {
+		int rc = eval_exprs(m, src, err);
+		if (rc <= 0)
+			return rc;
+	}
+	if (ferry_row_resize(out, pt->target.ncolumns, err) < 0)
+		return FERRY_ENOMEM;
+	for (uint32_t j = 0; j < pt->target.ncolumns; j++) {
+		const ferry_plan_column *pc = &pt->columns[j];
+		const ferry_column *tc = &pt->target.columns[j];
+		ferry_value none = ferry_value_null();
+		const ferry_value *in = pc->expr_index >= 0 ? &m->results[pc->expr_index]
+		                        : pc->source_index >= 0
+		                            ? &src->values[pc->source_index]
+		                            : &none;
+		int rc = ferry_convert(in, &tc->type,
+		                       pc->has_divide ? &pc->divide_by : NULL,
+		                       m->plan->dialect, &out->values[j], &m->scratch,
+		                       &m->why);
+		if (rc == FERRY_ENOMEM)
+			return ferry_error_oom(err);
+		if (rc < 0)
+			return reject(m, rej, j, in);
+		if (tc->not_null && out->values[j].type == FERRY_NULL) {
+			ferry_error_set(&m->why, FERRY_EREJECT,
+			                "NULL in column \"%s\", which is NOT NULL", tc->name);
+			return reject(m, rej, j, in);
+		}
+	}
+	return 1;
+}
+
+/* ---- the engine's transform interface ------------------------------ */
+
+struct ferry_transform {
+	ferry_spec *spec;
+	ferry_plan *plan;
+};
+
+static int transform_build(ferry_transform **out, const ferry_schema *source,
+                           const char *spec_path, ferry_dialect dialect,
+                           ferry_error *err)
+{
+	ferry_transform *t = ferry_calloc(1, sizeof *t);
+	if (!t)
+		return ferry_error_oom(err);
+	int rc = spec_path ? ferry_spec_load(&t->spec, spec_path, err) : 0;
+	if (rc == 0)
+		rc = ferry_plan_build(&t->plan, source, t->spec, dialect, err);
+	if (rc < 0) {
+		ferry_spec_free(t->spec);
+		ferry_free(t);
+		return rc;
+	}
+	*out = t;
+	return 0;
+}
+
+static void transform_free(ferry_transform *t)
+{
+	if (!t)
+		return;
+	ferry_plan_free(t->plan);
+	ferry_spec_free(t->spec);
+	ferry_free(t);
+}
+
+static uint32_t transform_table_count(const ferry_transform *t)
+{
+	return t->plan->ntables;
+}
+
+static const ferry_table *transform_source(const ferry_transform *t, uint32_t i)
+{
+	return t->plan->tables[i].source;
+}
+
+static const ferry_table *transform_target(const ferry_transform *t, uint32_t i)
+{
+	return &t->plan->tables[i].target;
+}
+
+static uint32_t transform_warning_count(const ferry_transform *t)
+{
+	return t->plan->nwarnings;
+}
+
+static const char *transform_warning(const ferry_transform *t, uint32_t i)
+{
+	return t->plan->warnings[i];
+}
+
+static void transform_describe(const ferry_transform *t, ferry_buf *out)
+{
+	ferry_plan_describe(t->plan, out);
+}
+
+static int transform_mapper_open(ferry_mapper **out, const ferry_transform *t,
+                                 uint32_t table, ferry_error *err)
+{
+	return ferry_mapper_open(out, t->plan, &t->plan->tables[table], err);
+}
+
+const ferry_transform_ops ferry_plan_transform_ops = {
+	.build = transform_build,
+	.free = transform_free,
+	.table_count = transform_table_count,
+	.source_table = transform_source,
+	.target_table = transform_target,
+	.warning_count = transform_warning_count,
+	.warning = transform_warning,
+	.describe = transform_describe,
+	.mapper_open = transform_mapper_open,
+	.map = ferry_mapper_map,
+	.mapper_close = ferry_mapper_close,
+};
