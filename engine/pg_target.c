@@ -1339,13 +1339,23 @@ static int bad_value(const ferry_target *t, const copy_col *c,
 		                       "\"%s\" got a %s value, expected %s",
 		                       t->table, c->name, ferry_type_name(v->type),
 		                       ferry_type_name(c->vtype));
+	static const char *const enc_types[] = {
+		[ENC_INT2] = "smallint", [ENC_INT4] = "integer",
+		[ENC_INT8] = "bigint", [ENC_FLOAT4] = "real",
+		[ENC_FLOAT8] = "double precision", [ENC_NUMERIC] = "numeric",
+		[ENC_JSONB] = "jsonb", [ENC_DATE] = "date",
+		[ENC_TIMESTAMP] = "timestamp"};
+	const char *type = c->enc < sizeof enc_types / sizeof *enc_types &&
+	                           enc_types[c->enc]
+	                       ? enc_types[c->enc]
+	                       : ferry_type_name(c->vtype);
 	ferry_buf shown = FERRY_BUF_INIT;
 	ferry_value_format(v, &shown, 40);
 	const char *s = ferry_buf_cstr(&shown);
 	int rc = ferry_error_set(err, FERRY_ERROR,
 	                         "could not copy into table \"%s\": value %s "
-	                         "does not fit column \"%s\"",
-	                         t->table, s ? s : "?", c->name);
+	                         "cannot be stored in column \"%s\" of type %s",
+	                         t->table, s ? s : "?", c->name, type);
 	ferry_buf_free(&shown);
 	return rc;
 }
@@ -1844,7 +1854,7 @@ static int add_fkey(ferry_target *t, const ferry_table *table,
 	const char *b = ferry_buf_cstr(&base);
 	if (b)
 		candidate_name(&name, b, 0);
-	const char *n = ferry_buf_cstr(&name);
+	const char *n = b ? ferry_buf_cstr(&name) : NULL;
 	int rc = n ? 0 : ferry_error_oom(err), state = -1;
 	if (rc == 0)
 		rc = fkey_state(t, table, ri, n, &state, err);

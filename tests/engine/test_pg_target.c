@@ -376,7 +376,9 @@ static void check_numerics(ferry_target *t, const char *fmt)
 		"19.99", "0.00", "-123.4500", "12345678901234567890123456789012345678",
 		"-0.000000012345", "NaN", "Infinity", "-Infinity", "0.0001", "10000",
 		"99999999.99999999", "12345678901234567890.123456789012345678",
-		"-1", "1.00000000000000000001", "0",
+		"-1", "1.00000000000000000001", "0", "0.00001234", "100000000",
+		"1234.5678", "-99999999999999999999.99999999999999999999",
+		"0.1", "9999", "10000.0001",
 	};
 	vlist l = {.n = 0};
 	for (size_t i = 0; i < sizeof same / sizeof *same; i++)
@@ -388,6 +390,8 @@ static void check_numerics(ferry_target *t, const char *fmt)
 	put(&l, txt(FERRY_NUMERIC, "1e20"), "100000000000000000000", "1e20");
 	put(&l, txt(FERRY_NUMERIC, ".5"), "0.5", ".5");
 	put(&l, txt(FERRY_NUMERIC, "-inf"), "-Infinity", "-inf");
+	put(&l, txt(FERRY_NUMERIC, "123e-10"), "0.0000000123", "123e-10");
+	put(&l, txt(FERRY_NUMERIC, "7E+0"), "7", "7E+0");
 	put(&l, ferry_value_null(), NULL, "null");
 	check_type(t, fmt, "numeric", &l);
 	l.n = 0;
@@ -1010,11 +1014,16 @@ static void check_abort(const char *fmt)
 	int rc = ops->prepare_table(t, tb, FERRY_EXISTING_DROP, &err);
 	if (rc == 0)
 		rc = ops->copy_begin(t, tb, &err);
+	/* the hot path must not allocate: every allocation would fail */
+	ferry_alloc_fail_at(1, 1);
 	for (int i = 0; rc == 0 && i < 20000; i++) { /* > 2 MB: flushed */
 		fill_wide(&row, i, NULL);
 		rc = ops->copy_row(t, &row, &err);
 	}
-	ok(rc == 0, "20000 rows streamed before the abort (%s)", fmt);
+	long allocations = ferry_alloc_failures();
+	ferry_alloc_fail_at(0, 0);
+	ok(rc == 0 && allocations == 0, "20000 rows streamed, with flushes, "
+	   "without one allocation (%s)", fmt);
 	ops->copy_abort(t);
 	is_int(count_rows("aborted"), 0, "an aborted copy leaves the table empty "
 	       "(%s)", fmt);
@@ -1089,13 +1098,103 @@ static void check_server_error(const char *fmt)
 		}
 		is_int(rc, FERRY_ERROR, "binary refuses a smallint out of range");
 		is_str(ferry_error_message(&err), "could not copy into table "
-		       "\"small\": value 40000 does not fit column \"a\"",
+		       "\"small\": value 40000 cannot be stored in column \"a\" "
+		       "of type smallint",
 		       "naming the value and column");
 		ferry_row_free(&row);
 	}
 	ferry_error_clear(&err);
 	free_tables(&s);
 	ops->close(t);
+}
+
+/* ---- allocation failures ----------------------------------------------- */
+
+static void fill_oom(ferry_row *row, int i, void *arg)
+{
+	static const char *const texts[] = {"a", "b\tx", "c\\"};
+	(void)arg;
+	row->values[0] = ferry_value_int(i + 1);
+	row->values[1] = txt(FERRY_TEXT, texts[i % 3]);
+	row->values[2] = ferry_value_int(i % 2 + 1);
+}
+
+/* The whole life of a target with one allocation failing, for each
+ * allocation in turn: ENOMEM or success, never a crash or a leak. */
+static int oom_run(const ferry_uri *uri, const ferry_table *tb,
+                   ferry_row *row, ferry_error *err)
+{
+	ferry_target *t = NULL;
+	int64_t n = 0;
+	int rc = ops->open(&t, uri, err);
+	if (rc == 0)
+		rc = ops->prepare_table(t, tb, FERRY_EXISTING_DROP, err);
+	if (rc == 0)
+		rc = ops->copy_begin(t, tb, err);
+	for (int i = 0; rc == 0 && i < 3; i++) {
+		fill_oom(row, i, NULL);
+		rc = ops->copy_row(t, row, err);
+	}
+	if (rc == 0)
+		rc = ops->copy_end(t, &n, err);
+	if (rc == 0)
+		rc = ops->finish_table(t, tb, err);
+	if (rc == 0)
+		rc = ops->add_foreign_keys(t, tb, err);
+	ops->copy_abort(t);
+	ops->close(t);
+	return rc;
+}
+
+static void check_alloc_failures(const char *fmt)
+{
+	tlist s = TLIST_INIT;
+	ferry_error err = FERRY_ERROR_INIT;
+	ferry_table *tb = new_table(&s, "oom");
+	ferry_column *id = add_col(tb, "id", "bigint");
+	id->pk_position = 1;
+	id->autoincrement = true;
+	add_col(tb, "b", "text");
+	add_col(tb, "p", "integer");
+	add_index(tb, "oom_b", true, "b <> ''", 1, names(1, "b"));
+	add_fkey(tb, NULL, "p", "oom_parent", "id", "cascade");
+	sqlf("CREATE TABLE IF NOT EXISTS oom_parent (id integer PRIMARY KEY); "
+	     "INSERT INTO oom_parent VALUES (1), (2) ON CONFLICT DO NOTHING");
+	setenv("FERRY_PG_COPY_FORMAT", fmt, 1);
+	ferry_uri uri;
+	ferry_row row = FERRY_ROW_INIT;
+	int bad = 0, injected = 0;
+	int rc = ferry_uri_parse(&uri, conninfo, &err);
+	if (rc == 0 && (rc = ferry_row_resize(&row, 3, &err)) < 0)
+		ferry_uri_free(&uri);
+	for (long nth = 1; rc == 0 && nth < 10000; nth++) {
+		ferry_alloc_fail_at(nth, 0);
+		rc = oom_run(&uri, tb, &row, &err);
+		long failures = ferry_alloc_failures();
+		ferry_alloc_fail_at(0, 0);
+		if (failures == 0)
+			break;
+		injected++;
+		if (rc != FERRY_ENOMEM && rc != 0) {
+			bad++;
+			tap_diag("allocation %ld: rc %d: %s", nth, rc,
+			         ferry_error_message(&err));
+		}
+		ferry_error_clear(&err);
+		rc = 0;
+	}
+	if (injected) {
+		ferry_row_free(&row);
+		ferry_uri_free(&uri);
+	}
+	ok(injected > 20 && bad == 0, "each of %d allocation failures is "
+	   "FERRY_ENOMEM (%s)", injected, fmt);
+	if (!ok(rc == 0, "the run without a failure succeeds (%s)", fmt))
+		tap_diag("rc %d: %s", rc, ferry_error_message(&err));
+	is_str(val("SELECT count(*) || ' ' || count(DISTINCT b) FROM oom"), "3 3",
+	       "and loads every row (%s)", fmt);
+	ferry_error_clear(&err);
+	free_tables(&s);
 }
 
 /* ---- connections ------------------------------------------------------- */
@@ -1223,6 +1322,8 @@ int main(void)
 	check_abort("binary");
 	check_server_error("text");
 	check_server_error("binary");
+	check_alloc_failures("text");
+	check_alloc_failures("binary");
 	PQconninfoOption *opts = PQconninfoParse(base, NULL);
 	const char *host = "/tmp";
 	for (PQconninfoOption *o = opts; o && o->keyword; o++)

@@ -42,13 +42,15 @@ contains "$FERRY_ERR" 'is not empty: use --truncate' "the refusal names the opti
 # a value that does not convert becomes a reject, the rest loads
 sqlite3 "$src" "insert into users values (5, 'Bad Cents', 'bad@example.com', 'abc', NULL, NULL, NULL)"
 sqlite3 "$src" "insert into users values (6, 'Big', 'big@example.com', 100000000000000, NULL, NULL, NULL)"
+sqlite3 "$src" "insert into users values (7, 'Leap', 'leap@example.com', 1, '2023-02-29 10:00:00', NULL, NULL)"
 run_ferry --dir "$tmp/state" load "$src" "$dst" --spec "$spec" --drop --rejects "$tmp/rejects.csv"
 is "$FERRY_RC" 4 "rejected rows: exit 4"
 is "$(q "$dst" "select count(*) from accounts")" "3" "good rows loaded, rejected rows not"
 contains "$(cat "$tmp/rejects.csv")" '"users","id=5","balance_cents","'"'"'abc'"'"'","text '"'"'abc'"'"' is not a number"' "rejects CSV names table, key, column, value, reason"
 contains "$(cat "$tmp/rejects.csv")" '"users","id=6","balance_cents","100000000000000",' "precision overflow is a reject"
 contains "$(cat "$tmp/rejects.csv")" 'does not fit numeric(12,2)' "its reason names the type"
-is "$(q "$tmp/state/ferry.db" "select count(*) from rejects where run = (select max(id) from runs)")" "2" "rejects stored in ferry.db"
+contains "$(cat "$tmp/rejects.csv")" '"users","id=7","created_at","'"'"'2023-02-29 10:00:00'"'"'","text '"'"'2023-02-29 10:00:00'"'"' is not a valid timestamp' "an impossible date is a reject"
+is "$(q "$tmp/state/ferry.db" "select count(*) from rejects where run = (select max(id) from runs)")" "3" "rejects stored in ferry.db"
 
 run_ferry --dir "$tmp/state" load "$src" "$dst" --spec "$spec" --drop --on-error stop
 is "$FERRY_RC" 1 "--on-error stop fails at the first reject"
@@ -72,6 +74,6 @@ is "$FERRY_RC" 2 "--truncate with --drop is a usage error"
 
 run_ferry --dir "$tmp/state" --json load "$src" "$tmp/plain.db"
 is "$FERRY_RC" 4 "no spec: copy as is (the 'abc' cents row is a reject for bigint)"
-contains "$FERRY_OUT" '"rows_rejected":1' "--json summary"
+contains "$FERRY_OUT" '"rows_rejected":2' "--json summary (abc cents and the impossible date)"
 is "$(q "$tmp/plain.db" "select count(*) from users")" "5" "every other row copied as is"
 done_testing
