@@ -43,21 +43,25 @@ static uint64_t next_random(void)
 static void build_pools(void)
 {
 	static const char *const words[] = {
-		"lorem", "ipsum", "dolor", "sit", "amet", "consectetur", "adipiscing",
-		"elit", "sed", "do", "eiusmod", "tempor", "incididunt", "labore"};
+	    "lorem",       "ipsum",      "dolor",      "sit",   "amet",
+	    "consectetur", "adipiscing", "elit",       "sed",   "do",
+	    "eiusmod",     "tempor",     "incididunt", "labore"};
 	for (int i = 0; i < POOL; i++) {
 		uint64_t r = next_random();
-		snprintf(names[i], sizeof names[i], "User %05u", (unsigned)(r % 100000));
+		snprintf(names[i], sizeof names[i], "User %05u",
+		         (unsigned)(r % 100000));
 		snprintf(emails[i], sizeof emails[i], "user%u@example.com",
 		         (unsigned)(r % 1000000));
 		snprintf(balances[i], sizeof balances[i], "%u.%02u",
 		         (unsigned)(r % 10000000), (unsigned)(r >> 32) % 100);
 		/* full-precision doubles, as computed REAL values are */
-		scores[i] = (double)(next_random() >> 11) / (double)(1ull << 53) * 100;
+		scores[i] =
+		    (double)(next_random() >> 11) / (double)(1ull << 53) * 100;
 		size_t n = 0;
 		while (n < 96) {
 			const char *w = words[next_random() % 14];
-			n += (size_t)snprintf(bios[i] + n, sizeof bios[i] - n, "%s ", w);
+			n += (size_t)snprintf(bios[i] + n, sizeof bios[i] - n,
+			                      "%s ", w);
 		}
 		bios[i][n - 1] = '\0';
 	}
@@ -81,7 +85,8 @@ static void fill(ferry_row *row, int64_t i)
 	v[2] = ferry_value_bytes(FERRY_TEXT, emails[k], strlen(emails[k]));
 	v[3] = ferry_value_timestamp(FERRY_TIMESTAMP,
 	                             base + i * 37000000 + i * 7919 % 1000000);
-	v[4] = ferry_value_bytes(FERRY_NUMERIC, balances[k], strlen(balances[k]));
+	v[4] =
+	    ferry_value_bytes(FERRY_NUMERIC, balances[k], strlen(balances[k]));
 	v[5] = ferry_value_float(scores[(k * 7) % POOL]);
 	v[6] = ferry_value_bytes(FERRY_TEXT, bios[k], strlen(bios[k]));
 	v[7] = ferry_value_bool(i % 3 != 0);
@@ -121,7 +126,8 @@ static double run(const ferry_uri *uri, const ferry_table *t, int64_t rows,
 	double wall = now(CLOCK_MONOTONIC) - w0;
 	*cpu = now(CLOCK_PROCESS_CPUTIME_ID) - c0;
 	if (rc < 0)
-		fprintf(stderr, "pg_copy_format: %s\n", ferry_error_message(&err));
+		fprintf(stderr, "pg_copy_format: %s\n",
+		        ferry_error_message(&err));
 	ferry_error_clear(&err);
 	ferry_row_free(&row);
 	ops->close(tgt);
@@ -136,7 +142,8 @@ int main(int argc, char **argv)
 	ferry_uri uri;
 	ferry_error err = FERRY_ERROR_INIT;
 	if (!info || ferry_uri_parse(&uri, info, &err) < 0) {
-		fprintf(stderr, "usage: pg_copy_format [conninfo [rows [runs]]] %s\n",
+		fprintf(stderr,
+		        "usage: pg_copy_format [conninfo [rows [runs]]] %s\n",
 		        ferry_error_message(&err));
 		return 2;
 	}
@@ -161,9 +168,10 @@ int main(int argc, char **argv)
 				status = 1;
 				continue;
 			}
-			printf("%-6s run %d: %lld rows in %.3f s wall (%.0f rows/s), "
-			       "client cpu %.3f s\n", formats[f], r + 1, (long long)rows,
-			       wall, (double)rows / wall, cpu);
+			printf("%-6s run %d: %lld rows in %.3f s wall "
+			       "(%.0f rows/s), client cpu %.3f s\n",
+			       formats[f], r + 1, (long long)rows, wall,
+			       (double)rows / wall, cpu);
 			fflush(stdout);
 		}
 	PGconn *conn = PQconnectdb(uri.conninfo);

@@ -25,6 +25,7 @@
 #include <sqlite3.h>
 
 #include "engine/alloc.h"
+#include "engine/sqlite_value.h"
 #include "engine/buf.h"
 
 /* How long a statement waits for a writer's lock before failing. */
@@ -62,18 +63,6 @@ static int db_fail(sqlite3 *db, ferry_error *err, const char *what,
 	                                               : FERRY_ERROR;
 	return ferry_error_set(err, code, "%s \"%s\": %s", what, name,
 	                       sqlite3_errmsg(db));
-}
-
-/* Appends name as a quoted identifier, embedded quotes doubled. */
-static void put_ident(ferry_buf *b, const char *name)
-{
-	ferry_buf_putc(b, '"');
-	for (const char *p = name; *p; p++) {
-		if (*p == '"')
-			ferry_buf_putc(b, '"');
-		ferry_buf_putc(b, (uint8_t)*p);
-	}
-	ferry_buf_putc(b, '"');
 }
 
 /* ---- SQL text --------------------------------------------------- */
@@ -832,7 +821,7 @@ static int count_rows(sqlite3 *db, ferry_table *t, ferry_error *err)
 {
 	ferry_buf sql = FERRY_BUF_INIT;
 	ferry_buf_puts(&sql, "SELECT count(*) FROM ");
-	put_ident(&sql, t->name);
+	ferry_buf_put_ident(&sql, t->name);
 	const char *text = ferry_buf_cstr(&sql);
 	if (!text) {
 		ferry_buf_free(&sql);
@@ -1022,10 +1011,10 @@ static void build_select(ferry_buf *b, const ferry_table *t)
 	for (uint32_t i = 0; i < t->ncolumns; i++) {
 		if (i > 0)
 			ferry_buf_puts(b, ", ");
-		put_ident(b, t->columns[i].name);
+		ferry_buf_put_ident(b, t->columns[i].name);
 	}
 	ferry_buf_puts(b, " FROM ");
-	put_ident(b, t->name);
+	ferry_buf_put_ident(b, t->name);
 	uint32_t npk = ferry_table_pk_count(t);
 	const char *sep = " ORDER BY ";
 	for (int pos = 1; pos <= (int)npk; pos++) {
@@ -1033,7 +1022,7 @@ static void build_select(ferry_buf *b, const ferry_table *t)
 			if (t->columns[i].pk_position != pos)
 				continue;
 			ferry_buf_puts(b, sep);
-			put_ident(b, t->columns[i].name);
+			ferry_buf_put_ident(b, t->columns[i].name);
 			sep = ", ";
 		}
 	}
@@ -1084,41 +1073,6 @@ static int src_scan_open(ferry_source *src, const ferry_table *table,
 	return 0;
 }
 
-/* Reads column i as stored.  column_type comes first and the accessor
- * matches it, so SQLite never converts the value.  -1: out of memory. */
-static int read_value(sqlite3_stmt *st, int i, ferry_value *v)
-{
-	const void *p;
-	switch (sqlite3_column_type(st, i)) {
-	case SQLITE_INTEGER:
-		*v = ferry_value_int(sqlite3_column_int64(st, i));
-		return 0;
-	case SQLITE_FLOAT:
-		*v = ferry_value_float(sqlite3_column_double(st, i));
-		return 0;
-	case SQLITE_TEXT:
-		p = sqlite3_column_text(st, i);
-		*v = ferry_value_bytes(FERRY_TEXT, p,
-		                       (size_t)sqlite3_column_bytes(st, i));
-		break;
-	case SQLITE_BLOB:
-		p = sqlite3_column_blob(st, i);
-		*v = ferry_value_bytes(FERRY_BLOB, p,
-		                       (size_t)sqlite3_column_bytes(st, i));
-		break;
-	default:
-		*v = ferry_value_null();
-		return 0;
-	}
-	if (p)
-		return 0;
-	if (sqlite3_errcode(sqlite3_db_handle(st)) == SQLITE_NOMEM)
-		return -1;
-	v->u.s.ptr = ""; /* an empty value: SQLite may hand back NULL */
-	v->u.s.len = 0;
-	return 0;
-}
-
 static int src_scan_next(ferry_scan *scan, ferry_row *row, ferry_error *err)
 {
 	if (scan->done)
@@ -1135,7 +1089,7 @@ static int src_scan_next(ferry_scan *scan, ferry_row *row, ferry_error *err)
 	if (rc != 0)
 		return rc;
 	for (uint32_t i = 0; i < scan->ncols; i++)
-		if (read_value(scan->stmt, (int)i, &row->values[i]) != 0)
+		if (ferry_sqlite_column_value(scan->stmt, (int)i, &row->values[i]) != 0)
 			return db_fail(scan->db, err, "could not read table",
 			               scan->table);
 	return 1;

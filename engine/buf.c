@@ -136,6 +136,28 @@ void ferry_buf_put_u64be(ferry_buf *b, uint64_t v)
 	ferry_buf_append(b, tmp, 8);
 }
 
+void ferry_buf_put_ident(ferry_buf *b, const char *name)
+{
+	const char *p = name, *q;
+	ferry_buf_putc(b, '"');
+	while ((q = strchr(p, '"')) != NULL) {
+		ferry_buf_append(b, p, (size_t)(q - p) + 1);
+		ferry_buf_putc(b, '"');
+		p = q + 1;
+	}
+	ferry_buf_puts(b, p);
+	ferry_buf_putc(b, '"');
+}
+
+void ferry_buf_put_idents(ferry_buf *b, char *const *names, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		if (i)
+			ferry_buf_puts(b, ", ");
+		ferry_buf_put_ident(b, names[i]);
+	}
+}
+
 const char *ferry_buf_cstr(ferry_buf *b)
 {
 	if (ferry_buf_reserve(b, 0) < 0)

@@ -43,6 +43,11 @@ void ferry_buf_put_u64be(ferry_buf *b, uint64_t v);
  * or NULL if the buffer has failed. */
 const char *ferry_buf_cstr(ferry_buf *b);
 static inline int ferry_buf_failed(const ferry_buf *b) { return b->failed; }
+/* Appends name as a double-quoted SQL identifier (a"b -> "a""b"), so
+ * reserved words, spaces, case and quotes in names survive. */
+void ferry_buf_put_ident(ferry_buf *b, const char *name);
+/* Appends "a", "b", ... (no parentheses). */
+void ferry_buf_put_idents(ferry_buf *b, char *const *names, uint32_t n);
 /* Moves the contents out: the caller owns the returned NUL-terminated
  * string (free with ferry_free); b is left empty.  NULL if failed. */
 char *ferry_buf_detach(ferry_buf *b, size_t *len_out);

@@ -200,7 +200,8 @@ static int fail_pgv(ferry_error *err, int code, PGconn *conn,
 	ferry_buf_puts(&b, ": ");
 	put_pg_error(&b, conn, res, context);
 	const char *msg = ferry_buf_cstr(&b);
-	int rc = msg ? ferry_error_set(err, code, "%s", msg) : ferry_error_oom(err);
+	int rc = msg ? ferry_error_set(err, code, "%s", msg)
+	             : ferry_error_oom(err);
 	ferry_buf_free(&b);
 	return rc;
 }
@@ -266,7 +267,7 @@ static bool same_name(const char *ours, const char *catalog)
 static void ignore_notice(void *arg, const char *message)
 {
 	(void)arg;
-	(void)message; /* the library never prints: DROP ... IF EXISTS notices */
+	(void)message; /* never printed: DROP ... IF EXISTS notices */
 }
 
 /* ---- running statements -------------------------------------------- */
@@ -409,9 +410,8 @@ static int copy_format(bool *binary, ferry_error *err)
 		*binary = true;
 	else
 		return ferry_error_set(err, FERRY_EINVAL,
-		                       "invalid FERRY_PG_COPY_FORMAT \"%s\": use "
-		                       "text or binary",
-		                       f);
+		                       "invalid FERRY_PG_COPY_FORMAT \"%s\": "
+		                       "use text or binary", f);
 	return 0;
 }
 
@@ -428,7 +428,8 @@ static int pg_open(ferry_target **out, const ferry_uri *uri, ferry_error *err)
 		return ferry_error_set(err, FERRY_EINVAL,
 		                       "could not open target \"%s\": not a "
 		                       "postgresql uri",
-		                       uri && uri->redacted ? uri->redacted : "");
+		                       uri && uri->redacted ? uri->redacted
+		                                            : "");
 	bool binary = DEFAULT_BINARY;
 	int rc = copy_format(&binary, err);
 	if (rc < 0)
@@ -481,7 +482,8 @@ static int find_relation(ferry_target *t, const char *name, relinfo *ri,
                          ferry_error *err)
 {
 	static const char sql[] =
-	    "SELECT c.relkind, c.oid, c.relnamespace FROM pg_catalog.pg_class c "
+	    "SELECT c.relkind, c.oid, c.relnamespace "
+	    "FROM pg_catalog.pg_class c "
 	    "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
 	    "WHERE c.relname = $1 AND n.nspname = pg_catalog.current_schema()";
 	char clipped[NAME_MAX_BYTES + 1];
@@ -511,9 +513,8 @@ static int find_table(ferry_target *t, const char *name, relinfo *ri,
 	int rc = find_relation(t, name, ri, err);
 	if (rc == 0 && ri->exists && ri->kind != 'r' && ri->kind != 'p')
 		return ferry_error_set(err, FERRY_EINVAL,
-		                       "target relation \"%s\" exists and is not "
-		                       "a table",
-		                       name);
+		                       "target relation \"%s\" exists and is "
+		                       "not a table", name);
 	return rc;
 }
 
@@ -529,6 +530,31 @@ static int table_columns(ferry_target *t, const char *table, const relinfo *ri,
 	    "AND NOT a.attisdropped ORDER BY a.attnum";
 	const char *params[1] = {ri->oid};
 	return catalog_query(t, sql, 1, params, table, out, err);
+}
+
+/* The existing columns (a table_columns result) against the planned ones:
+ * the same names in the same order. */
+static int compare_columns(const ferry_table *table, const PGresult *res,
+                           ferry_error *err)
+{
+	uint32_t have = (uint32_t)PQntuples(res);
+	for (uint32_t i = 0; i < table->ncolumns && i < have; i++) {
+		const char *got = PQgetvalue(res, (int)i, 0);
+		if (!same_name(table->columns[i].name, got))
+			return ferry_error_set(
+			    err, FERRY_EINVAL,
+			    "target table \"%s\" exists with other columns "
+			    "(column %u is \"%s\", not \"%s\"): use --drop to "
+			    "recreate it",
+			    table->name, i + 1, got, table->columns[i].name);
+	}
+	if (have != table->ncolumns)
+		return ferry_error_set(err, FERRY_EINVAL,
+		                       "target table \"%s\" exists with other "
+		                       "columns (%u, not %u): use --drop to "
+		                       "recreate it",
+		                       table->name, have, table->ncolumns);
+	return 0;
 }
 
 /* An existing table is reused under FERRY_EXISTING_REFUSE only when it is
@@ -557,21 +583,7 @@ static int check_reusable(ferry_target *t, const ferry_table *table,
 		                       table->name);
 	if ((rc = table_columns(t, table->name, ri, &res, err)) < 0)
 		return rc;
-	uint32_t have = (uint32_t)PQntuples(res);
-	for (uint32_t i = 0; rc == 0 && i < table->ncolumns && i < have; i++)
-		if (!same_name(table->columns[i].name, PQgetvalue(res, (int)i, 0)))
-			rc = ferry_error_set(err, FERRY_EINVAL,
-			                     "target table \"%s\" exists with other "
-			                     "columns (column %u is \"%s\", not "
-			                     "\"%s\"): use --drop to recreate it",
-			                     table->name, i + 1,
-			                     PQgetvalue(res, (int)i, 0),
-			                     table->columns[i].name);
-	if (rc == 0 && have != table->ncolumns)
-		rc = ferry_error_set(err, FERRY_EINVAL,
-		                     "target table \"%s\" exists with other columns "
-		                     "(%u, not %u): use --drop to recreate it",
-		                     table->name, have, table->ncolumns);
+	rc = compare_columns(table, res, err);
 	PQclear(res);
 	return rc;
 }
@@ -599,7 +611,8 @@ static void create_sql(ferry_buf *sql, const ferry_table *table)
 		ferry_buf_putc(sql, ' ');
 		ferry_sqltype_format(&c->type, sql); /* UNKNOWN spells "text" */
 		if (is_identity(c)) {
-			ferry_buf_puts(sql, " GENERATED BY DEFAULT AS IDENTITY");
+			ferry_buf_puts(sql,
+			               " GENERATED BY DEFAULT AS IDENTITY");
 		} else if (c->default_sql) {
 			ferry_buf_puts(sql, " DEFAULT ");
 			ferry_buf_puts(sql, c->default_sql);
@@ -640,7 +653,7 @@ static int pg_prepare_table(ferry_target *t, const ferry_table *table,
 		what = "truncate table";
 	} else {
 		if (ri.exists) {
-			/* one simple query is one transaction: never half done */
+			/* one simple query is one transaction: no half */
 			ferry_buf_puts(&sql, "DROP TABLE ");
 			quote_ident(&sql, table->name);
 			ferry_buf_puts(&sql, " CASCADE; ");
@@ -961,8 +974,9 @@ static bool parse_numtext(const char *s, size_t n, numtext *nt)
 			eneg = s[i++] == '-';
 		if (i == n)
 			return false;
-		for (; i < n && s[i] >= '0' && s[i] <= '9' && exp <= 1000000; i++)
-			exp = exp * 10 + (s[i] - '0');
+		for (; i < n && s[i] >= '0' && s[i] <= '9'; i++)
+			if ((exp = exp * 10 + (s[i] - '0')) > 1000000)
+				return false;
 	}
 	if (i != n)
 		return false;
@@ -1133,7 +1147,8 @@ static uint8_t *put_binary_value(uint8_t *p, const copy_col *c,
 		return put_numeric(p, v->u.s.ptr, v->u.s.len);
 	case ENC_BYTES:
 	case ENC_JSONB:
-		return put_bytes_bin(p, v->u.s.ptr, v->u.s.len, c->enc == ENC_JSONB);
+		return put_bytes_bin(p, v->u.s.ptr, v->u.s.len,
+		                     c->enc == ENC_JSONB);
 	case ENC_BOOL:
 		p = put_be32(p, 1);
 		*p = v->u.b ? 1 : 0;
@@ -1170,10 +1185,12 @@ static bin_enc binary_encoding(ferry_type vt, unsigned oid)
 	case FERRY_NUMERIC:
 		return oid == OID_NUMERIC ? ENC_NUMERIC : ENC_NONE;
 	case FERRY_TEXT:
-		return is_text_oid(oid) || oid == OID_JSON ? ENC_BYTES : ENC_NONE;
+		return is_text_oid(oid) || oid == OID_JSON ? ENC_BYTES
+		                                           : ENC_NONE;
 	case FERRY_JSON:
 		return oid == OID_JSONB ? ENC_JSONB
-		       : oid == OID_JSON || is_text_oid(oid) ? ENC_BYTES : ENC_NONE;
+		       : oid == OID_JSON || is_text_oid(oid) ? ENC_BYTES
+		                                             : ENC_NONE;
 	case FERRY_BLOB:
 		return oid == OID_BYTEA ? ENC_BYTES : ENC_NONE;
 	case FERRY_BOOL:
@@ -1233,8 +1250,8 @@ static int read_column_types(ferry_target *t, ferry_error *err)
 	int rc = find_table(t, t->table, &ri, err);
 	if (rc == 0 && !ri.exists)
 		rc = ferry_error_set(err, FERRY_ENOTFOUND,
-		                     "could not copy into table \"%s\": it does "
-		                     "not exist", t->table);
+		                     "could not copy into table \"%s\": it "
+		                     "does not exist", t->table);
 	if (rc < 0 || (rc = table_columns(t, t->table, &ri, &res, err)) < 0)
 		return rc;
 	t->binary = t->want_binary;
@@ -1243,7 +1260,8 @@ static int read_column_types(ferry_target *t, ferry_error *err)
 		unsigned oid = 0;
 		for (int r = 0; r < PQntuples(res); r++)
 			if (same_name(c->name, PQgetvalue(res, r, 0)))
-				oid = (unsigned)strtoul(PQgetvalue(res, r, 1), NULL, 10);
+				oid = (unsigned)strtoul(PQgetvalue(res, r, 1),
+				                        NULL, 10);
 		c->enc = binary_encoding(c->vtype, oid);
 		c->real = oid == OID_FLOAT4;
 		t->binary = t->binary && c->enc != ENC_NONE;
@@ -1261,8 +1279,9 @@ static int setup_copy(ferry_target *t, const ferry_table *table,
 		return ferry_error_oom(err);
 	t->ncols = table->ncolumns;
 	for (uint32_t i = 0; i < t->ncols; i++) {
-		t->cols[i].name = ferry_strdup(table->columns[i].name);
-		t->cols[i].vtype = ferry_sqltype_value_type(&table->columns[i].type);
+		const ferry_column *col = &table->columns[i];
+		t->cols[i].name = ferry_strdup(col->name);
+		t->cols[i].vtype = ferry_sqltype_value_type(&col->type);
 		if (!t->cols[i].name)
 			return ferry_error_oom(err);
 	}
@@ -1335,9 +1354,10 @@ static int bad_value(const ferry_target *t, const copy_col *c,
 {
 	if (v->type != c->vtype)
 		return ferry_error_set(err, FERRY_EINVAL,
-		                       "could not copy into table \"%s\": column "
-		                       "\"%s\" got a %s value, expected %s",
-		                       t->table, c->name, ferry_type_name(v->type),
+		                       "could not copy into table \"%s\": "
+		                       "column \"%s\" got a %s value, expected "
+		                       "%s", t->table, c->name,
+		                       ferry_type_name(v->type),
 		                       ferry_type_name(c->vtype));
 	static const char *const enc_types[] = {
 		[ENC_INT2] = "smallint", [ENC_INT4] = "integer",
@@ -1444,8 +1464,8 @@ static int pg_copy_row(ferry_target *t, const ferry_row *row,
 		                       "could not copy a row: no copy is open");
 	if (row->ncols != t->ncols)
 		return ferry_error_set(err, FERRY_EINVAL,
-		                       "could not copy into table \"%s\": the row "
-		                       "has %u values for %u columns",
+		                       "could not copy into table \"%s\": the "
+		                       "row has %u values for %u columns",
 		                       t->table, row->ncols, t->ncols);
 	size_t start = t->out.len;
 	int rc = t->binary ? binary_row(t, row, err) : text_row(t, row, err);
@@ -1487,8 +1507,9 @@ static int end_copy(ferry_target *t, ferry_error *err)
 		long long stored = strtoll(n, &end, 10);
 		if (!*n || *end || stored != t->rows)
 			rc = ferry_error_set(err, FERRY_ERROR,
-			                     "could not copy into table \"%s\": sent "
-			                     "%lld rows but the server stored \"%s\"",
+			                     "could not copy into table "
+			                     "\"%s\": sent %lld rows but the "
+			                     "server stored \"%s\"",
 			                     t->table, (long long)t->rows, n);
 	}
 	PQclear(res);
@@ -1506,8 +1527,9 @@ static int pg_copy_end(ferry_target *t, int64_t *rows, ferry_error *err)
 		uint8_t *p = room(&t->out, 2);
 		if (!p)
 			rc = ferry_error_oom(err);
-		else
-			t->out.len = (size_t)(put_be16(p, 0xFFFF) - t->out.data);
+		else /* the trailer: a field count of -1 */
+			t->out.len = (size_t)(put_be16(p, 0xFFFF) -
+			                      t->out.data);
 	}
 	if (rc == 0)
 		rc = flush(t, err);
@@ -1529,7 +1551,8 @@ static void pg_copy_abort(ferry_target *t)
 {
 	if (!t)
 		return;
-	if (t->wire_copy && PQputCopyEnd(t->conn, "copy abandoned by ferry") == 1)
+	if (t->wire_copy &&
+	    PQputCopyEnd(t->conn, "copy abandoned by ferry") == 1)
 		drain(t->conn);
 	t->wire_copy = false;
 	PGTransactionStatusType ts = PQtransactionStatus(t->conn);
@@ -1545,8 +1568,9 @@ static int add_primary_key(ferry_target *t, const ferry_table *table,
 {
 	const char *params[1] = {ri->oid};
 	PGresult *res;
-	int rc = catalog_query(t, "SELECT 1 FROM pg_catalog.pg_index WHERE "
-	                          "indrelid = $1::pg_catalog.oid AND indisprimary",
+	int rc = catalog_query(t, "SELECT 1 FROM pg_catalog.pg_index "
+	                          "WHERE indrelid = $1::pg_catalog.oid "
+	                          "AND indisprimary",
 	                       1, params, table->name, &res, err);
 	if (rc < 0)
 		return rc;
@@ -1575,7 +1599,8 @@ static int add_primary_key(ferry_target *t, const ferry_table *table,
 		prev = next->pk_position;
 	}
 	ferry_buf_putc(&sql, ')');
-	rc = exec_buf(t, &sql, err, "add the primary key of table", table->name);
+	rc = exec_buf(t, &sql, err, "add the primary key of table",
+	              table->name);
 	ferry_buf_free(&sql);
 	return rc;
 }
@@ -1588,7 +1613,8 @@ static void candidate_name(ferry_buf *out, const char *base, unsigned n)
 	if (n)
 		snprintf(suffix, sizeof suffix, "_%u", n);
 	ferry_buf_reset(out);
-	ferry_buf_append(out, base, clip_len(base, NAME_MAX_BYTES - strlen(suffix)));
+	size_t keep = clip_len(base, NAME_MAX_BYTES - strlen(suffix));
+	ferry_buf_append(out, base, keep);
 	ferry_buf_puts(out, suffix);
 }
 
@@ -1635,7 +1661,8 @@ static int create_index(ferry_target *t, const ferry_table *table,
                         ferry_error *err)
 {
 	ferry_buf sql = FERRY_BUF_INIT;
-	ferry_buf_puts(&sql, ix->unique ? "CREATE UNIQUE INDEX " : "CREATE INDEX ");
+	ferry_buf_puts(&sql, ix->unique ? "CREATE UNIQUE INDEX "
+	                                : "CREATE INDEX ");
 	quote_ident(&sql, name);
 	ferry_buf_puts(&sql, " ON ");
 	quote_ident(&sql, table->name);
@@ -1669,10 +1696,12 @@ static int add_index(ferry_target *t, const ferry_table *table,
 		if (!b || !s)
 			rc = ferry_error_oom(err);
 		else if (n > 10000)
-			rc = ferry_error_set(err, FERRY_ERROR, "could not create index "
+			rc = ferry_error_set(err, FERRY_ERROR,
+			                     "could not create index "
 			                     "\"%s\": no free name", b);
 		else
-			rc = index_name_state(t, table->name, s, ri, &state, err);
+			rc = index_name_state(t, table->name, s, ri, &state,
+			                      err);
 	}
 	if (rc == 0 && state == NAME_FREE)
 		rc = create_index(t, table, ix, (const char *)name.data, err);
@@ -1689,10 +1718,11 @@ static int set_identity(ferry_target *t, const ferry_table *table,
 {
 	ferry_buf sql = FERRY_BUF_INIT, qtable = FERRY_BUF_INIT;
 	quote_ident(&qtable, table->name);
-	ferry_buf_puts(&sql, "SELECT pg_catalog.setval(s.seq::pg_catalog.regclass, "
-	                     "GREATEST(m.v, 1), m.v IS NOT NULL AND m.v >= 1) "
-	                     "FROM (SELECT pg_catalog.pg_get_serial_sequence($1, "
-	                     "$2) AS seq) s, (SELECT max(");
+	ferry_buf_puts(&sql, "SELECT pg_catalog.setval("
+	                     "s.seq::pg_catalog.regclass, GREATEST(m.v, 1), "
+	                     "m.v IS NOT NULL AND m.v >= 1) FROM (SELECT "
+	                     "pg_catalog.pg_get_serial_sequence($1, $2) "
+	                     "AS seq) s, (SELECT max(");
 	quote_ident(&sql, c->name);
 	ferry_buf_puts(&sql, ") AS v FROM ");
 	quote_ident(&sql, table->name);
@@ -1703,12 +1733,13 @@ static int set_identity(ferry_target *t, const ferry_table *table,
 	if (!text || !params[0]) {
 		rc = ferry_error_oom(err);
 	} else {
-		PGresult *res = PQexecParams(t->conn, text, 2, NULL, params, NULL,
-		                             NULL, 0);
+		PGresult *res = PQexecParams(t->conn, text, 2, NULL, params,
+		                             NULL, NULL, 0);
 		if (PQresultStatus(res) != PGRES_TUPLES_OK)
 			rc = fail_pg(err, FERRY_ERROR, t->conn, res, false,
-			             "could not set the identity of column \"%s\" of "
-			             "table \"%s\"", c->name, table->name);
+			             "could not set the identity of column "
+			             "\"%s\" of table \"%s\"",
+			             c->name, table->name);
 		PQclear(res);
 	}
 	ferry_buf_free(&sql);
@@ -1725,8 +1756,8 @@ static int pg_finish_table(ferry_target *t, const ferry_table *table,
 		rc = find_table(t, table->name, &ri, err);
 	if (rc == 0 && !ri.exists)
 		rc = ferry_error_set(err, FERRY_ENOTFOUND,
-		                     "could not finish table \"%s\": it does not "
-		                     "exist", table->name);
+		                     "could not finish table \"%s\": it does "
+		                     "not exist", table->name);
 	if (rc == 0 && ferry_table_pk_count(table) > 0)
 		rc = add_primary_key(t, table, &ri, err);
 	for (uint32_t i = 0; rc == 0 && i < table->nindexes; i++)
@@ -1759,8 +1790,8 @@ static int fkey_sql(ferry_buf *sql, const ferry_table *table,
 	const char *upd = fk->on_update ? fk_action(fk->on_update) : NULL;
 	if ((fk->on_delete && !del) || (fk->on_update && !upd))
 		return ferry_error_set(err, FERRY_EINVAL,
-		                       "could not add foreign key \"%s\" to table "
-		                       "\"%s\": unknown action \"%s\"",
+		                       "could not add foreign key \"%s\" to "
+		                       "table \"%s\": unknown action \"%s\"",
 		                       name, table->name,
 		                       fk->on_delete && !del ? fk->on_delete
 		                                             : fk->on_update);
@@ -1821,20 +1852,21 @@ static int validate_fkey(ferry_target *t, const ferry_table *table,
 	const char *text = ferry_buf_cstr(&sql);
 	PGresult *res = text ? PQexec(t->conn, text) : NULL;
 	int rc = 0;
-	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	const char *state =
+	    res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
 	if (!text) {
 		rc = ferry_error_oom(err);
 	} else if (state && strcmp(state, "23503") == 0) {
 		if (violated->len)
 			ferry_buf_puts(violated, "; ");
-		ferry_buf_printf(violated, "foreign key \"%s\" on \"%s\" is violated "
-		                 "by existing rows, left NOT VALID: ",
+		ferry_buf_printf(violated, "foreign key \"%s\" on \"%s\" is "
+		                 "violated by existing rows, left NOT VALID: ",
 		                 name, table->name);
 		put_pg_error(violated, t->conn, res, false);
 	} else if (PQresultStatus(res) != PGRES_COMMAND_OK) {
 		rc = fail_pg(err, FERRY_ERROR, t->conn, res, false,
-		             "could not validate foreign key \"%s\" on table \"%s\"",
-		             name, table->name);
+		             "could not validate foreign key \"%s\" on "
+		             "table \"%s\"", name, table->name);
 	}
 	PQclear(res);
 	ferry_buf_free(&sql);
@@ -1850,7 +1882,8 @@ static int add_fkey(ferry_target *t, const ferry_table *table,
 	if (fk->name)
 		ferry_buf_puts(&base, fk->name);
 	else
-		default_name(&base, table->name, fk->columns, fk->ncolumns, "fkey");
+		default_name(&base, table->name, fk->columns, fk->ncolumns,
+		             "fkey");
 	const char *b = ferry_buf_cstr(&base);
 	if (b)
 		candidate_name(&name, b, 0);
@@ -1862,8 +1895,9 @@ static int add_fkey(ferry_target *t, const ferry_table *table,
 		rc = fkey_sql(&sql, table, fk, n, err);
 	const char *text = rc == 0 && state < 0 ? ferry_buf_cstr(&sql) : NULL;
 	if (rc == 0 && state < 0)
-		rc = text ? exec_cmd(t, text, err, "could not add foreign key \"%s\" "
-		                     "to table \"%s\"", n, table->name)
+		rc = text ? exec_cmd(t, text, err, "could not add foreign "
+		                     "key \"%s\" to table \"%s\"",
+		                     n, table->name)
 		          : ferry_error_oom(err);
 	if (rc == 0 && state < 1)
 		rc = validate_fkey(t, table, n, violated, err);
@@ -1882,8 +1916,8 @@ static int pg_add_foreign_keys(ferry_target *t, const ferry_table *table,
 		rc = find_table(t, table->name, &ri, err);
 	if (rc == 0 && table->nfkeys && !ri.exists)
 		rc = ferry_error_set(err, FERRY_ENOTFOUND,
-		                     "could not add foreign keys to table \"%s\": "
-		                     "it does not exist", table->name);
+		                     "could not add foreign keys to table "
+		                     "\"%s\": it does not exist", table->name);
 	ferry_buf violated = FERRY_BUF_INIT;
 	for (uint32_t i = 0; rc == 0 && i < table->nfkeys; i++)
 		rc = add_fkey(t, table, &table->fkeys[i], &ri, &violated, err);

@@ -78,28 +78,6 @@ static int db_fail(ferry_error *err, sqlite3 *db, const char *fmt, ...)
 
 /* ---- SQL text ----------------------------------------------------- */
 
-/* Identifiers are always quoted, so reserved words, spaces, case and
- * quotes in names all survive. */
-static void put_ident(ferry_buf *b, const char *name)
-{
-	ferry_buf_putc(b, '"');
-	for (const char *p = name; *p; p++) {
-		if (*p == '"')
-			ferry_buf_putc(b, '"');
-		ferry_buf_putc(b, (uint8_t)*p);
-	}
-	ferry_buf_putc(b, '"');
-}
-
-static void put_names(ferry_buf *b, char *const *names, uint32_t n)
-{
-	for (uint32_t i = 0; i < n; i++) {
-		if (i)
-			ferry_buf_puts(b, ", ");
-		put_ident(b, names[i]);
-	}
-}
-
 /*
  * The declared type for t.  Each name keeps the SQL type's meaning and
  * has an affinity under which the values ferry binds are stored as
@@ -324,7 +302,7 @@ static int table_has_rows(ferry_target *t, const char *name, ferry_error *err)
 {
 	ferry_buf sql = FERRY_BUF_INIT;
 	ferry_buf_puts(&sql, "SELECT 1 FROM ");
-	put_ident(&sql, name);
+	ferry_buf_put_ident(&sql, name);
 	ferry_buf_puts(&sql, " LIMIT 1");
 	const char *text = ferry_buf_cstr(&sql);
 	int rc = text ? yields_row(t, text, NULL, NULL, "read table", name, err)
@@ -459,7 +437,7 @@ static void put_column(ferry_buf *b, const ferry_column *c, bool is_rowid)
 {
 	char type[DECL_MAX];
 	decl_type(&c->type, type);
-	put_ident(b, c->name);
+	ferry_buf_put_ident(b, c->name);
 	ferry_buf_putc(b, ' ');
 	ferry_buf_puts(b, type); /* exactly "INTEGER" when is_rowid */
 	if (is_rowid) {
@@ -494,7 +472,7 @@ static void put_primary_key(ferry_buf *b, const ferry_table *table)
 			break;
 		if (last)
 			ferry_buf_puts(b, ", ");
-		put_ident(b, next->name);
+		ferry_buf_put_ident(b, next->name);
 		last = next->pk_position;
 	}
 	ferry_buf_putc(b, ')');
@@ -529,14 +507,14 @@ static int put_foreign_key(ferry_buf *b, const ferry_table *table,
 		                                                : fk->on_update);
 	if (fk->name) {
 		ferry_buf_puts(b, ", CONSTRAINT ");
-		put_ident(b, fk->name);
+		ferry_buf_put_ident(b, fk->name);
 		ferry_buf_puts(b, " FOREIGN KEY (");
 	} else {
 		ferry_buf_puts(b, ", FOREIGN KEY (");
 	}
-	put_names(b, fk->columns, fk->ncolumns);
+	ferry_buf_put_idents(b, fk->columns, fk->ncolumns);
 	ferry_buf_puts(b, ") REFERENCES ");
-	put_ident(b, fk->ref_table);
+	ferry_buf_put_ident(b, fk->ref_table);
 	/* Unnamed referenced columns mean the referenced table's primary
 	 * key, which is what SQLite reads a missing column list as. */
 	bool named = fk->ref_columns != NULL;
@@ -544,7 +522,7 @@ static int put_foreign_key(ferry_buf *b, const ferry_table *table,
 		named = fk->ref_columns[i] != NULL;
 	if (named) {
 		ferry_buf_puts(b, " (");
-		put_names(b, fk->ref_columns, fk->ncolumns);
+		ferry_buf_put_idents(b, fk->ref_columns, fk->ncolumns);
 		ferry_buf_putc(b, ')');
 	}
 	if (on_delete)
@@ -560,7 +538,7 @@ static int create_table(ferry_target *t, const ferry_table *table,
 	ferry_buf sql = FERRY_BUF_INIT;
 	int alias = rowid_alias(table);
 	ferry_buf_puts(&sql, "CREATE TABLE ");
-	put_ident(&sql, table->name);
+	ferry_buf_put_ident(&sql, table->name);
 	ferry_buf_puts(&sql, " (");
 	for (uint32_t i = 0; i < table->ncolumns; i++) {
 		if (i)
@@ -589,7 +567,7 @@ static int run_on_table(ferry_target *t, const char *verb, const char *what,
 {
 	ferry_buf sql = FERRY_BUF_INIT;
 	ferry_buf_puts(&sql, verb);
-	put_ident(&sql, name);
+	ferry_buf_put_ident(&sql, name);
 	return run_built(t, &sql, err, "could not %s table \"%s\"", what, name);
 }
 
@@ -668,12 +646,12 @@ static int prepare_insert(ferry_target *t, const ferry_table *table,
 {
 	ferry_buf sql = FERRY_BUF_INIT;
 	ferry_buf_puts(&sql, "INSERT INTO ");
-	put_ident(&sql, table->name);
+	ferry_buf_put_ident(&sql, table->name);
 	ferry_buf_puts(&sql, " (");
 	for (uint32_t i = 0; i < table->ncolumns; i++) {
 		if (i)
 			ferry_buf_puts(&sql, ", ");
-		put_ident(&sql, table->columns[i].name);
+		ferry_buf_put_ident(&sql, table->columns[i].name);
 	}
 	ferry_buf_puts(&sql, ") VALUES (");
 	for (uint32_t i = 0; i < table->ncolumns; i++)
@@ -1016,11 +994,11 @@ static int create_index(ferry_target *t, const ferry_table *table,
 		return rc < 0 ? rc : 0;
 	}
 	ferry_buf_puts(&sql, ix->unique ? "CREATE UNIQUE INDEX " : "CREATE INDEX ");
-	put_ident(&sql, iname);
+	ferry_buf_put_ident(&sql, iname);
 	ferry_buf_puts(&sql, " ON ");
-	put_ident(&sql, table->name);
+	ferry_buf_put_ident(&sql, table->name);
 	ferry_buf_puts(&sql, " (");
-	put_names(&sql, ix->columns, ix->ncolumns);
+	ferry_buf_put_idents(&sql, ix->columns, ix->ncolumns);
 	ferry_buf_putc(&sql, ')');
 	if (ix->where_sql) {
 		ferry_buf_puts(&sql, " WHERE ");

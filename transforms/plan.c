@@ -16,6 +16,7 @@
 #include <strings.h>
 
 #include "engine/alloc.h"
+#include "engine/sqlite_value.h"
 
 /* ---- small helpers ------------------------------------------------ */
 
@@ -45,17 +46,6 @@ static void free_strings(char **list, uint32_t n)
 	for (uint32_t i = 0; i < n; i++)
 		ferry_free(list[i]);
 	ferry_free(list);
-}
-
-static void quote_ident(ferry_buf *b, const char *name)
-{
-	ferry_buf_putc(b, '"');
-	for (const char *p = name; *p; p++) {
-		if (*p == '"')
-			ferry_buf_putc(b, '"');
-		ferry_buf_putc(b, (uint8_t)*p);
-	}
-	ferry_buf_putc(b, '"');
 }
 
 static char *dup_or_null(const char *s) { return s ? ferry_strdup(s) : NULL; }
@@ -88,7 +78,7 @@ static void row_source(ferry_buf *b, const ferry_table *t)
 	ferry_buf_puts(b, " FROM (SELECT ");
 	for (uint32_t i = 0; i < t->ncolumns; i++) {
 		ferry_buf_printf(b, "%s?%u AS ", i ? ", " : "", i + 1);
-		quote_ident(b, t->columns[i].name);
+		ferry_buf_put_ident(b, t->columns[i].name);
 	}
 	if (t->ncolumns == 0)
 		ferry_buf_puts(b, "NULL");
@@ -620,11 +610,11 @@ static void describe_table(const ferry_plan_table *pt, ferry_buf *out)
 	if (src->row_count >= 0)
 		ferry_buf_printf(out, " (%lld rows)", (long long)src->row_count);
 	ferry_buf_puts(out, "\n  CREATE TABLE ");
-	quote_ident(out, t->name);
+	ferry_buf_put_ident(out, t->name);
 	ferry_buf_puts(out, " (");
 	for (uint32_t j = 0; j < t->ncolumns; j++) {
 		ferry_buf_puts(out, j ? ", " : "");
-		quote_ident(out, t->columns[j].name);
+		ferry_buf_put_ident(out, t->columns[j].name);
 		ferry_buf_putc(out, ' ');
 		ferry_sqltype_format(&t->columns[j].type, out);
 		if (t->columns[j].not_null)
@@ -693,7 +683,9 @@ static int prepare_exprs(ferry_mapper *m, ferry_error *err)
 {
 	const ferry_plan_table *pt = m->table;
 	ferry_buf sql = FERRY_BUF_INIT;
-	ferry_buf_printf(&sql, "SELECT (%s)", pt->where ? pt->where : "1");
+	/* CASE gives `where` SQL's own truth rules ('abc' and 0.0 are false) */
+	ferry_buf_printf(&sql, "SELECT CASE WHEN (%s) THEN 1 ELSE 0 END",
+	                 pt->where ? pt->where : "1");
 	for (uint32_t i = 0; i < pt->nexprs; i++)
 		ferry_buf_printf(&sql, ", (%s)", pt->exprs[i]);
 	row_source(&sql, pt->source);
@@ -781,28 +773,6 @@ static int bind_value(ferry_mapper *m, int i, const ferry_value *v)
 	}
 }
 
-static ferry_value result_value(sqlite3_stmt *st, int col)
-{
-	switch (sqlite3_column_type(st, col)) {
-	case SQLITE_INTEGER:
-		return ferry_value_int(sqlite3_column_int64(st, col));
-	case SQLITE_FLOAT:
-		return ferry_value_float(sqlite3_column_double(st, col));
-	case SQLITE_TEXT: {
-		const char *s = (const char *)sqlite3_column_text(st, col);
-		return ferry_value_bytes(FERRY_TEXT, s ? s : "",
-		                         (size_t)sqlite3_column_bytes(st, col));
-	}
-	case SQLITE_BLOB: {
-		const void *b = sqlite3_column_blob(st, col);
-		return ferry_value_bytes(FERRY_BLOB, b ? b : "",
-		                         (size_t)sqlite3_column_bytes(st, col));
-	}
-	default:
-		return ferry_value_null();
-	}
-}
-
 /* Runs the table's statement for src: 1 keep, 0 filtered out, <0 error. */
 static int eval_exprs(ferry_mapper *m, const ferry_row *src, ferry_error *err)
 {
@@ -817,12 +787,15 @@ static int eval_exprs(ferry_mapper *m, const ferry_row *src, ferry_error *err)
 		return ferry_error_set(err, FERRY_ERROR,
 		                       "table \"%s\": could not evaluate expressions: %s",
 		                       m->table->source->name, sqlite3_errmsg(m->db));
-	ferry_value keep = result_value(m->stmt, 0);
-	if (keep.type == FERRY_NULL || (keep.type == FERRY_INT && keep.u.i == 0) ||
-	    (keep.type == FERRY_FLOAT && keep.u.f == 0.0))
+	ferry_value keep;
+	if (ferry_sqlite_column_value(m->stmt, 0, &keep) < 0)
+		return ferry_error_oom(err);
+	if (keep.type != FERRY_INT || keep.u.i == 0)
 		return 0;
 	for (uint32_t i = 0; i < m->table->nexprs; i++)
-		m->results[i] = result_value(m->stmt, m->first_expr + (int)i);
+		if (ferry_sqlite_column_value(m->stmt, m->first_expr + (int)i,
+		                              &m->results[i]) < 0)
+			return ferry_error_oom(err);
 	return 1;
 }
 
