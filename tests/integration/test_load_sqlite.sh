@@ -65,6 +65,12 @@ printf 'tables:\n  usres: {}\n' > "$tmp/bad2.yaml"
 run_ferry --dir "$tmp/state" load "$src" "$dst" --spec "$tmp/bad2.yaml" --drop
 contains "$FERRY_ERR" 'bad2.yaml:2: table "usres" is not in the source (did you mean "users"?)' "unknown table has a guess"
 
+# where follows SQL's truth rules: text that is not a number is false
+printf 'tables:\n  orders:\n    where: "note"\n  users:\n    where: "0.0"\n' > "$tmp/where.yaml"
+run_ferry --dir "$tmp/state" load "$src" "$tmp/where.db" --spec "$tmp/where.yaml"
+is "$(q "$tmp/where.db" "select count(*) from orders")" "0" "where on text notes keeps no row (as SQL WHERE)"
+is "$(q "$tmp/where.db" "select count(*) from users")" "0" "where 0.0 keeps no row"
+
 run_ferry load "$tmp/missing.db" "$dst"
 is "$FERRY_RC" 1 "a missing source fails"
 run_ferry load "$src" "$dst" --jobs 0
