@@ -46,7 +46,8 @@
 #define PG_EPOCH_DAYS INT64_C(10957)
 #define PG_EPOCH_USECS (PG_EPOCH_DAYS * FERRY_USECS_PER_DAY)
 
-/* The format used when FERRY_PG_COPY_FORMAT is not set (measured). */
+/* The format when FERRY_PG_COPY_FORMAT is unset: binary measured about
+ * twice as fast (docs/postgresql-target.md, "Measurements"). */
 #define DEFAULT_BINARY true
 
 /* Built-in type OIDs (pg_type.dat): fixed across PostgreSQL versions. */
@@ -107,7 +108,7 @@ struct ferry_target {
 	char *redacted;  /* the URI as it may be shown */
 	bool want_binary;
 	/* the copy in progress */
-	bool copying;    /* copy_begin succeeded, copy_end/abort not yet run */
+	bool copying;    /* between copy_begin and copy_end or copy_abort */
 	bool wire_copy;  /* libpq is in COPY IN state */
 	bool binary;     /* this table's copy uses the binary format */
 	char *table;
@@ -218,29 +219,11 @@ static int fail_pg(ferry_error *err, int code, PGconn *conn,
 
 /* ---- SQL text ------------------------------------------------------ */
 
-/* Appends name as a quoted identifier: a"b becomes "a""b". */
-static void quote_ident(ferry_buf *b, const char *name)
-{
-	const char *p = name, *q;
-	ferry_buf_putc(b, '"');
-	while ((q = strchr(p, '"')) != NULL) {
-		ferry_buf_append(b, p, (size_t)(q - p) + 1);
-		ferry_buf_putc(b, '"');
-		p = q + 1;
-	}
-	ferry_buf_puts(b, p);
-	ferry_buf_putc(b, '"');
-}
-
-/* Appends ("a", "b", ...). */
+/* Appends ("a", "b", ...): identifiers are always quoted (buf.h). */
 static void quote_list(ferry_buf *b, char *const *names, uint32_t n)
 {
 	ferry_buf_putc(b, '(');
-	for (uint32_t i = 0; i < n; i++) {
-		if (i)
-			ferry_buf_puts(b, ", ");
-		quote_ident(b, names[i]);
-	}
+	ferry_buf_put_idents(b, names, n);
 	ferry_buf_putc(b, ')');
 }
 
@@ -564,7 +547,7 @@ static int check_reusable(ferry_target *t, const ferry_table *table,
 {
 	ferry_buf sql = FERRY_BUF_INIT;
 	ferry_buf_puts(&sql, "SELECT 1 FROM ");
-	quote_ident(&sql, table->name);
+	ferry_buf_put_ident(&sql, table->name);
 	ferry_buf_puts(&sql, " LIMIT 1");
 	const char *text = ferry_buf_cstr(&sql);
 	PGresult *res;
@@ -601,13 +584,13 @@ static bool is_identity(const ferry_column *c)
 static void create_sql(ferry_buf *sql, const ferry_table *table)
 {
 	ferry_buf_puts(sql, "CREATE TABLE ");
-	quote_ident(sql, table->name);
+	ferry_buf_put_ident(sql, table->name);
 	ferry_buf_puts(sql, " (");
 	for (uint32_t i = 0; i < table->ncolumns; i++) {
 		const ferry_column *c = &table->columns[i];
 		if (i)
 			ferry_buf_puts(sql, ", ");
-		quote_ident(sql, c->name);
+		ferry_buf_put_ident(sql, c->name);
 		ferry_buf_putc(sql, ' ');
 		ferry_sqltype_format(&c->type, sql); /* UNKNOWN spells "text" */
 		if (is_identity(c)) {
@@ -649,13 +632,13 @@ static int pg_prepare_table(ferry_target *t, const ferry_table *table,
 	if (ri.exists && existing == FERRY_EXISTING_TRUNCATE) {
 		/* no CASCADE: emptying other tables is not ours to decide */
 		ferry_buf_puts(&sql, "TRUNCATE ");
-		quote_ident(&sql, table->name);
+		ferry_buf_put_ident(&sql, table->name);
 		what = "truncate table";
 	} else {
 		if (ri.exists) {
 			/* one simple query is one transaction: no half */
 			ferry_buf_puts(&sql, "DROP TABLE ");
-			quote_ident(&sql, table->name);
+			ferry_buf_put_ident(&sql, table->name);
 			ferry_buf_puts(&sql, " CASCADE; ");
 			what = "recreate table";
 		}
@@ -1293,12 +1276,12 @@ static int start_copy(ferry_target *t, const ferry_table *table,
 {
 	ferry_buf sql = FERRY_BUF_INIT;
 	ferry_buf_puts(&sql, "COPY ");
-	quote_ident(&sql, table->name);
+	ferry_buf_put_ident(&sql, table->name);
 	if (t->ncols) { /* "()" is a syntax error; no list means no columns */
 		ferry_buf_putc(&sql, ' ');
 		for (uint32_t i = 0; i < t->ncols; i++) {
 			ferry_buf_puts(&sql, i ? ", " : "(");
-			quote_ident(&sql, t->cols[i].name);
+			ferry_buf_put_ident(&sql, t->cols[i].name);
 		}
 		ferry_buf_putc(&sql, ')');
 	}
@@ -1580,7 +1563,7 @@ static int add_primary_key(ferry_target *t, const ferry_table *table,
 		return 0;
 	ferry_buf sql = FERRY_BUF_INIT;
 	ferry_buf_puts(&sql, "ALTER TABLE ");
-	quote_ident(&sql, table->name);
+	ferry_buf_put_ident(&sql, table->name);
 	ferry_buf_puts(&sql, " ADD PRIMARY KEY (");
 	/* key columns by pk_position, whatever their order in the table */
 	for (int prev = 0, k = 0;; k++) {
@@ -1595,7 +1578,7 @@ static int add_primary_key(ferry_target *t, const ferry_table *table,
 			break;
 		if (k)
 			ferry_buf_puts(&sql, ", ");
-		quote_ident(&sql, next->name);
+		ferry_buf_put_ident(&sql, next->name);
 		prev = next->pk_position;
 	}
 	ferry_buf_putc(&sql, ')');
@@ -1663,9 +1646,9 @@ static int create_index(ferry_target *t, const ferry_table *table,
 	ferry_buf sql = FERRY_BUF_INIT;
 	ferry_buf_puts(&sql, ix->unique ? "CREATE UNIQUE INDEX "
 	                                : "CREATE INDEX ");
-	quote_ident(&sql, name);
+	ferry_buf_put_ident(&sql, name);
 	ferry_buf_puts(&sql, " ON ");
-	quote_ident(&sql, table->name);
+	ferry_buf_put_ident(&sql, table->name);
 	ferry_buf_putc(&sql, ' ');
 	quote_list(&sql, ix->columns, ix->ncolumns);
 	if (ix->where_sql) {
@@ -1717,15 +1700,15 @@ static int set_identity(ferry_target *t, const ferry_table *table,
                         const ferry_column *c, ferry_error *err)
 {
 	ferry_buf sql = FERRY_BUF_INIT, qtable = FERRY_BUF_INIT;
-	quote_ident(&qtable, table->name);
+	ferry_buf_put_ident(&qtable, table->name);
 	ferry_buf_puts(&sql, "SELECT pg_catalog.setval("
 	                     "s.seq::pg_catalog.regclass, GREATEST(m.v, 1), "
 	                     "m.v IS NOT NULL AND m.v >= 1) FROM (SELECT "
 	                     "pg_catalog.pg_get_serial_sequence($1, $2) "
 	                     "AS seq) s, (SELECT max(");
-	quote_ident(&sql, c->name);
+	ferry_buf_put_ident(&sql, c->name);
 	ferry_buf_puts(&sql, ") AS v FROM ");
-	quote_ident(&sql, table->name);
+	ferry_buf_put_ident(&sql, table->name);
 	ferry_buf_puts(&sql, ") m WHERE s.seq IS NOT NULL");
 	const char *text = ferry_buf_cstr(&sql);
 	const char *params[2] = {ferry_buf_cstr(&qtable), c->name};
@@ -1799,13 +1782,13 @@ static int fkey_sql(ferry_buf *sql, const ferry_table *table,
 	for (uint32_t i = 0; !ref_pk && i < fk->ncolumns; i++)
 		ref_pk = !fk->ref_columns[i];
 	ferry_buf_puts(sql, "ALTER TABLE ");
-	quote_ident(sql, table->name);
+	ferry_buf_put_ident(sql, table->name);
 	ferry_buf_puts(sql, " ADD CONSTRAINT ");
-	quote_ident(sql, name);
+	ferry_buf_put_ident(sql, name);
 	ferry_buf_puts(sql, " FOREIGN KEY ");
 	quote_list(sql, fk->columns, fk->ncolumns);
 	ferry_buf_puts(sql, " REFERENCES ");
-	quote_ident(sql, fk->ref_table);
+	ferry_buf_put_ident(sql, fk->ref_table);
 	if (!ref_pk) { /* none: the referenced table's primary key */
 		ferry_buf_putc(sql, ' ');
 		quote_list(sql, fk->ref_columns, fk->ncolumns);
@@ -1846,9 +1829,9 @@ static int validate_fkey(ferry_target *t, const ferry_table *table,
 {
 	ferry_buf sql = FERRY_BUF_INIT;
 	ferry_buf_puts(&sql, "ALTER TABLE ");
-	quote_ident(&sql, table->name);
+	ferry_buf_put_ident(&sql, table->name);
 	ferry_buf_puts(&sql, " VALIDATE CONSTRAINT ");
-	quote_ident(&sql, name);
+	ferry_buf_put_ident(&sql, name);
 	const char *text = ferry_buf_cstr(&sql);
 	PGresult *res = text ? PQexec(t->conn, text) : NULL;
 	int rc = 0;

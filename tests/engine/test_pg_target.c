@@ -992,6 +992,30 @@ static void check_fkeys(ferry_target *t)
 	free_tables(&s);
 }
 
+static void fill_nothing(ferry_row *row, int i, void *arg)
+{
+	(void)row;
+	(void)i;
+	(void)arg;
+}
+
+/* CREATE TABLE "t" () is valid, and COPY needs no column list for it. */
+static void check_no_columns(const char *fmt)
+{
+	ferry_target *t = open_target(fmt);
+	tlist s = TLIST_INIT;
+	ferry_error err = FERRY_ERROR_INIT;
+	ferry_table *tb = new_table(&s, "no columns");
+	int64_t n = 0;
+	int rc = load(t, tb, FERRY_EXISTING_DROP, 4, fill_nothing, NULL, &n, &err);
+	if (!ok(rc == 0 && n == 4, "a table without columns loads (%s)", fmt))
+		tap_diag("%s", ferry_error_message(&err));
+	is_int(count_rows("no columns"), 4, "with every row (%s)", fmt);
+	ferry_error_clear(&err);
+	free_tables(&s);
+	ops->close(t);
+}
+
 /* ---- failures during a copy -------------------------------------------- */
 
 static void fill_wide(ferry_row *row, int i, void *arg)
@@ -1309,6 +1333,8 @@ int main(void)
 	check_all_types("binary");
 	check_names("text");
 	check_names("binary");
+	check_no_columns("text");
+	check_no_columns("binary");
 	ferry_target *t = open_target("binary");
 	if (ok(t != NULL, "open for the table tests")) {
 		check_refuse(t);
