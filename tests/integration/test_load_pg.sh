@@ -7,7 +7,30 @@
 if [ -z "${FERRY_TEST_PG:-}" ]; then
 	if [ -n "${FERRY_TEST_REQUIRE_SERVERS:-}" ]; then
 		ok 1 "FERRY_TEST_PG is set (scripts/test starts the server)"
-		done_testing
+		# a load killed in the middle of a COPY is simply re-run with --drop
+big="$tmp/big.db"
+sqlite3 "$big" "create table events(id integer primary key, payload text);
+with recursive n(i) as (select 1 union all select i + 1 from n where i < 300000)
+insert into events select i, printf('event %08d %s', i, hex(randomblob(40))) from n;"
+"$FERRY" --quiet --dir "$tmp/state" load "$big" "$target" --drop &
+pid=$!
+copying=1
+for _ in $(seq 1 600); do  # wait (bounded) until the COPY is under way
+	if [ "$(pg "select count(*) from pg_stat_activity where query like 'COPY %events%'")" -gt 0 ]; then
+		copying=0
+		break
+	fi
+	kill -0 "$pid" 2>/dev/null || break
+	sleep 0.05
+done
+kill -9 "$pid" 2>/dev/null
+wait "$pid" 2>/dev/null
+ok "$copying" "the load was killed during its COPY"
+is "$(pg "select count(*) from events")" "0" "the killed COPY left no partial rows"
+run_ferry --dir "$tmp/state" load "$big" "$target" --drop
+is "$FERRY_RC" 0 "the re-run with --drop succeeds"
+is "$(pg "select count(*), sum(id) from events")" "300000|45000150000" "and holds every row exactly once"
+done_testing
 		exit
 	fi
 	echo "1..0 # SKIP FERRY_TEST_PG not set: run scripts/test to start PostgreSQL"
@@ -55,4 +78,27 @@ is "$FERRY_RC" 0 "load with a password in the conninfo"
 lacks "$FERRY_OUT$FERRY_ERR" "S3cr3tPw" "password not printed"
 lacks "$(sqlite3 "$tmp/state/ferry.db" "select arguments from runs")" "S3cr3tPw" "password not stored in ferry.db"
 contains "$(sqlite3 "$tmp/state/ferry.db" "select arguments from runs order by id desc limit 1")" "password=***" "redacted form stored"
+# a load killed in the middle of a COPY is simply re-run with --drop
+big="$tmp/big.db"
+sqlite3 "$big" "create table events(id integer primary key, payload text);
+with recursive n(i) as (select 1 union all select i + 1 from n where i < 300000)
+insert into events select i, printf('event %08d %s', i, hex(randomblob(40))) from n;"
+"$FERRY" --quiet --dir "$tmp/state" load "$big" "$target" --drop &
+pid=$!
+copying=1
+for _ in $(seq 1 600); do  # wait (bounded) until the COPY is under way
+	if [ "$(pg "select count(*) from pg_stat_activity where query like 'COPY %events%'")" -gt 0 ]; then
+		copying=0
+		break
+	fi
+	kill -0 "$pid" 2>/dev/null || break
+	sleep 0.05
+done
+kill -9 "$pid" 2>/dev/null
+wait "$pid" 2>/dev/null
+ok "$copying" "the load was killed during its COPY"
+is "$(pg "select count(*) from events")" "0" "the killed COPY left no partial rows"
+run_ferry --dir "$tmp/state" load "$big" "$target" --drop
+is "$FERRY_RC" 0 "the re-run with --drop succeeds"
+is "$(pg "select count(*), sum(id) from events")" "300000|45000150000" "and holds every row exactly once"
 done_testing
