@@ -603,6 +603,36 @@ void ferry_plan_free(ferry_plan *plan)
 
 /* ---- describing the plan (--dry-run) ------------------------------ */
 
+/* Keys and indexes, built after the data. */
+static void describe_keys(const ferry_table *t, ferry_buf *out)
+{
+	uint32_t npk = ferry_table_pk_count(t);
+	if (npk) {
+		ferry_buf_puts(out, "  primary key (");
+		for (uint32_t k = 1; k <= npk; k++)
+			for (uint32_t i = 0; i < t->ncolumns; i++)
+				if (t->columns[i].pk_position == (int)k) {
+					ferry_buf_puts(out, k > 1 ? ", " : "");
+					ferry_buf_put_ident(out, t->columns[i].name);
+				}
+		ferry_buf_puts(out, ")\n");
+	}
+	for (uint32_t i = 0; i < t->nindexes; i++) {
+		ferry_buf_printf(out, "  %sindex ", t->indexes[i].unique ? "unique " : "");
+		ferry_buf_put_ident(out, t->indexes[i].name);
+		ferry_buf_puts(out, " (");
+		ferry_buf_put_idents(out, t->indexes[i].columns, t->indexes[i].ncolumns);
+		ferry_buf_puts(out, ")\n");
+	}
+	for (uint32_t i = 0; i < t->nfkeys; i++) {
+		ferry_buf_puts(out, "  foreign key (");
+		ferry_buf_put_idents(out, t->fkeys[i].columns, t->fkeys[i].ncolumns);
+		ferry_buf_puts(out, ") references ");
+		ferry_buf_put_ident(out, t->fkeys[i].ref_table);
+		ferry_buf_putc(out, '\n');
+	}
+}
+
 static void describe_table(const ferry_plan_table *pt, ferry_buf *out)
 {
 	const ferry_table *src = pt->source, *t = &pt->target;
@@ -621,6 +651,7 @@ static void describe_table(const ferry_plan_table *pt, ferry_buf *out)
 			ferry_buf_puts(out, " NOT NULL");
 	}
 	ferry_buf_puts(out, ")\n");
+	describe_keys(t, out);
 	for (uint32_t j = 0; j < t->ncolumns; j++) {
 		const ferry_plan_column *pc = &pt->columns[j];
 		const ferry_column *tc = &t->columns[j];

@@ -14,6 +14,8 @@ is "$FERRY_RC" 0 "--dry-run exits 0"
 contains "$FERRY_OUT" 'table "users" -> "accounts"' "dry run shows the rename"
 contains "$FERRY_OUT" 'balance_cents INTEGER -> balance numeric(12,2), divided by 100' "dry run shows the conversion"
 contains "$FERRY_OUT" "rollback: possible, lossy" "dry run says rollback is lossy (a dropped column)"
+contains "$FERRY_OUT" 'foreign key ("user_id") references "accounts"' "dry run: the foreign key follows the table rename"
+contains "$FERRY_OUT" 'unique index "users_email_key" ("email")' "dry run: unique constraint carried as a unique index"
 [ ! -e "$dst" ] && [ ! -e "$tmp/state" ]; ok $? "dry run writes nothing"
 
 run_ferry --dir "$tmp/state" load "$src" "$dst" --spec "$spec"
