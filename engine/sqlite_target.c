@@ -12,11 +12,13 @@
 #include "engine/sqlite_target.h"
 
 #include <assert.h>
+#include <errno.h>
 #include <math.h>
 #include <sqlite3.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "engine/alloc.h"
@@ -843,6 +845,36 @@ static int bad_value(ferry_target *t, uint32_t i, const ferry_value *v,
  * and an empty text or blob is bound from a non-NULL pointer (or as a
  * zero-length zeroblob), since a NULL pointer would store NULL.
  */
+
+/*
+ * A numeric goes in as an exact integer when it is integral and fits
+ * int64, else as the correctly rounded double: SQLite's own text-to-real
+ * conversion is not always correctly rounded (0.92674967026242 came back
+ * one ulp off), and the converter only lets through values a double holds.
+ */
+static int bind_numeric(sqlite3_stmt *st, int p, const char *s, size_t len)
+{
+	char buf[80], *end;
+	if (len >= sizeof buf) /* the converter never lets one through */
+		return sqlite3_bind_text64(st, p, s, len, SQLITE_STATIC, SQLITE_UTF8);
+	memcpy(buf, s, len);
+	buf[len] = '\0';
+	char *dot = strchr(buf, '.');
+	bool integral = !strpbrk(buf, "eE") &&
+	                (!dot || dot[1 + strspn(dot + 1, "0")] == '\0');
+	if (integral) {
+		if (dot)
+			*dot = '\0';
+		errno = 0;
+		long long v = strtoll(buf, &end, 10);
+		if (errno == 0 && *end == '\0')
+			return sqlite3_bind_int64(st, p, v);
+		if (dot)
+			*dot = '.';
+	}
+	return sqlite3_bind_double(st, p, strtod(buf, NULL));
+}
+
 static int bind_value(ferry_target *t, uint32_t i, const ferry_value *v,
                       ferry_error *err)
 {
@@ -862,7 +894,9 @@ static int bind_value(ferry_target *t, uint32_t i, const ferry_value *v,
 			return bad_value(t, i, v, err);
 		rc = sqlite3_bind_double(st, p, v->u.f);
 		break;
-	case FERRY_NUMERIC: /* NUMERIC affinity makes it a number */
+	case FERRY_NUMERIC:
+		rc = bind_numeric(st, p, v->u.s.ptr, v->u.s.len);
+		break;
 	case FERRY_TEXT:
 	case FERRY_JSON:
 		rc = sqlite3_bind_text64(st, p, v->u.s.ptr ? v->u.s.ptr : "",

@@ -499,7 +499,12 @@ static int to_numeric(conv *c, ferry_value *out)
 		else if (rc < 0)
 			rc = oom(c);
 	}
-	if (rc == 0 && c->dialect == FERRY_DIALECT_SQLITE) {
+	/* SQLite stores an integral value within int64 as an exact INTEGER;
+	 * anything else becomes a double, which keeps 15 digits */
+	int64_t as_int;
+	bool exact_int = rc == 0 && d.kind == FERRY_DEC_FINITE &&
+	                 ferry_decimal_to_int64(&d, &as_int, NULL) == 0;
+	if (rc == 0 && c->dialect == FERRY_DIALECT_SQLITE && !exact_int) {
 		if (d.kind != FERRY_DEC_FINITE)
 			rc = refuse(c, "cannot be stored in an SQLite NUMERIC column");
 		else if (significant_digits(&d) > 15)
@@ -508,7 +513,8 @@ static int to_numeric(conv *c, ferry_value *out)
 	}
 	if (rc == 0)
 		rc = decimal_value(c, &d, &v);
-	if (rc == 0 && c->dialect == FERRY_DIALECT_SQLITE && d.ndigits > 0) {
+	if (rc == 0 && c->dialect == FERRY_DIALECT_SQLITE && d.ndigits > 0 &&
+	    !exact_int) {
 		/* SQLite reads the text as a double: 1e400 would become Inf and
 		 * 1e-330 zero; 15 digits survive only in the normal range */
 		double f = strtod(v.u.s.ptr, NULL);
