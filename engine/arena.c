@@ -19,6 +19,9 @@ enum { CHUNK_SIZE = 64 * 1024 };
 
 void *ferry_arena_alloc(ferry_arena *a, size_t size)
 {
+	/* rounding up, or adding the chunk header, must not wrap around */
+	if (size > SIZE_MAX - sizeof(ferry_arena_chunk) - 7)
+		return NULL;
 	size = (size + 7) & ~(size_t)7;
 	ferry_arena_chunk *c = a->head;
 	if (!c || c->cap - c->used < size) {
@@ -38,6 +41,8 @@ void *ferry_arena_alloc(ferry_arena *a, size_t size)
 
 char *ferry_arena_strndup(ferry_arena *a, const char *s, size_t len)
 {
+	if (len == SIZE_MAX)
+		return NULL; /* len + 1 would wrap */
 	char *copy = ferry_arena_alloc(a, len + 1);
 	if (!copy)
 		return NULL;

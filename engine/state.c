@@ -63,12 +63,14 @@ static int make_dir(const char *dir, ferry_error *err)
 
 int ferry_state_open(ferry_state **out, const char *dir, ferry_error *err)
 {
-	if (make_dir(dir, err) < 0)
-		return err ? err->code : FERRY_ERROR;
+	int made = make_dir(dir, err);
+	if (made < 0)
+		return made;
 	ferry_state *st = ferry_calloc(1, sizeof *st);
 	ferry_buf path = FERRY_BUF_INIT;
 	ferry_buf_printf(&path, "%s/ferry.db", dir);
 	if (!st || !(st->path = ferry_buf_detach(&path, NULL))) {
+		ferry_buf_free(&path);
 		ferry_free(st);
 		return ferry_error_oom(err);
 	}
@@ -105,9 +107,11 @@ void ferry_state_close(ferry_state *st)
 }
 
 /* Runs one statement with text/int64 parameters given as a format:
- * 't' text (const char *, NULL for SQL NULL), 'i' int64_t. */
-static int exec(ferry_state *st, ferry_error *err, const char *what,
-                const char *sql, const char *types, ...)
+ * 't' text (const char *, NULL for SQL NULL), 'i' int64_t.  When rowid is
+ * not NULL it gets the inserted row's id, read under the lock (another
+ * thread's insert could come between otherwise). */
+static int exec(ferry_state *st, ferry_error *err, int64_t *rowid,
+                const char *what, const char *sql, const char *types, ...)
 {
 	va_list ap;
 	sqlite3_stmt *stmt = NULL;
@@ -127,6 +131,8 @@ static int exec(ferry_state *st, ferry_error *err, const char *what,
 	if (rc == SQLITE_OK)
 		rc = sqlite3_step(stmt);
 	int result = rc == SQLITE_DONE ? 0 : state_error(st, err, what);
+	if (result == 0 && rowid)
+		*rowid = sqlite3_last_insert_rowid(st->db);
 	sqlite3_finalize(stmt);
 	pthread_mutex_unlock(&st->lock);
 	return result;
@@ -136,19 +142,16 @@ int ferry_state_begin_run(ferry_state *st, const char *command,
                           const char *arguments, int64_t *run,
                           ferry_error *err)
 {
-	int rc = exec(st, err, "record the run",
-	              "INSERT INTO runs(command, arguments, started) "
-	              "VALUES (?, ?, strftime('%Y-%m-%dT%H:%M:%fZ'))",
-	              "tt", command, arguments);
-	if (rc == 0)
-		*run = sqlite3_last_insert_rowid(st->db);
-	return rc;
+	return exec(st, err, run, "record the run",
+	            "INSERT INTO runs(command, arguments, started) "
+	            "VALUES (?, ?, strftime('%Y-%m-%dT%H:%M:%fZ'))",
+	            "tt", command, arguments);
 }
 
 int ferry_state_end_run(ferry_state *st, int64_t run, int exit_code,
                         ferry_error *err)
 {
-	return exec(st, err, "record the end of the run",
+	return exec(st, err, NULL, "record the end of the run",
 	            "UPDATE runs SET finished = strftime('%Y-%m-%dT%H:%M:%fZ'), "
 	            "exit_code = ? WHERE id = ?",
 	            "ii", (int64_t)exit_code, run);
@@ -159,7 +162,7 @@ int ferry_state_table(ferry_state *st, int64_t run, const char *source,
                       int64_t rows_loaded, int64_t rows_rejected,
                       const char *status, ferry_error *err)
 {
-	return exec(st, err, "record table progress",
+	return exec(st, err, NULL, "record table progress",
 	            "INSERT OR REPLACE INTO tables VALUES "
 	            "(?, ?, ?, ?, ?, ?, ?, strftime('%Y-%m-%dT%H:%M:%fZ'))",
 	            "ittiiit", run, source, target, rows_total, rows_loaded,
@@ -171,7 +174,7 @@ int ferry_state_add_reject(ferry_state *st, int64_t run, const char *table,
                            const char *value, const char *reason,
                            ferry_error *err)
 {
-	return exec(st, err, "record a reject",
+	return exec(st, err, NULL, "record a reject",
 	            "INSERT INTO rejects(run, \"table\", key, \"column\", value, "
 	            "reason, at) VALUES (?, ?, ?, ?, ?, ?, "
 	            "strftime('%Y-%m-%dT%H:%M:%fZ'))",

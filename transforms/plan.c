@@ -9,9 +9,13 @@
  */
 #include "transforms/plan.h"
 
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
 #include <sqlite3.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -86,52 +90,222 @@ static void row_source(ferry_buf *b, const ferry_table *t)
 }
 
 /* Compiles one expression against the table's columns: spec errors
- * point at the line that wrote it. */
+ * point at the line that wrote it.  The expression stands on lines of its
+ * own (EXPR_OPEN/EXPR_CLOSE, also used by the mapper) so a trailing --
+ * comment cannot swallow what follows, and it must be exactly one value:
+ * "a), (b" or "a); SELECT (b" would shift or drop the mapper's result
+ * columns. */
+#define EXPR_OPEN "(\n"
+#define EXPR_CLOSE "\n)"
+
 static int check_expr(sqlite3 *db, const ferry_spec *spec, int line,
                       const char *what, const ferry_table *t, const char *expr,
                       ferry_error *err)
 {
 	ferry_buf sql = FERRY_BUF_INIT;
-	ferry_buf_printf(&sql, "SELECT (%s)", expr);
+	ferry_buf_printf(&sql, "SELECT " EXPR_OPEN "%s" EXPR_CLOSE, expr);
 	row_source(&sql, t);
-	if (ferry_buf_failed(&sql))
+	if (ferry_buf_failed(&sql)) {
+		ferry_buf_free(&sql);
 		return ferry_error_oom(err);
+	}
 	sqlite3_stmt *stmt = NULL;
-	int rc = sqlite3_prepare_v2(db, ferry_buf_cstr(&sql), -1, &stmt, NULL);
+	const char *tail = NULL;
+	int rc = sqlite3_prepare_v2(db, ferry_buf_cstr(&sql), -1, &stmt, &tail);
+	bool one = rc == SQLITE_OK && sqlite3_column_count(stmt) == 1 &&
+	           tail && !tail[strspn(tail, " \t\r\n")];
 	sqlite3_finalize(stmt);
-	ferry_buf_free(&sql);
+	int result = 0;
 	if (rc != SQLITE_OK)
-		return ferry_error_set(err, FERRY_EINVAL,
-		                       "%s:%d: table \"%s\": %s \"%s\" does not compile: %s",
-		                       spec ? spec->path : "spec", line, t->name, what,
-		                       expr, sqlite3_errmsg(db));
-	return 0;
+		result = rc == SQLITE_NOMEM
+		             ? ferry_error_oom(err)
+		             : ferry_error_set(err, FERRY_EINVAL,
+		                               "%s:%d: table \"%s\": %s \"%s\" does not "
+		                               "compile: %s",
+		                               spec ? spec->path : "spec", line, t->name,
+		                               what, expr, sqlite3_errmsg(db));
+	else if (!one)
+		result = ferry_error_set(err, FERRY_EINVAL,
+		                         "%s:%d: table \"%s\": %s \"%s\" is not one "
+		                         "expression",
+		                         spec ? spec->path : "spec", line, t->name, what,
+		                         expr);
+	ferry_buf_free(&sql);
+	return result;
 }
 
 /* ---- building a table's plan -------------------------------------- */
 
-/* Defaults whose SQL means the same on both sides (SQLite -> PostgreSQL):
- * numbers, quoted strings, NULL, TRUE/FALSE, CURRENT_TIMESTAMP/DATE/TIME. */
-static bool portable_default(const char *sql, ferry_dialect dialect)
+/* ---- defaults ------------------------------------------------------ */
+
+/* Types whose PostgreSQL columns take any text a default gives. */
+static bool text_kind(const ferry_sqltype *t)
 {
-	static const char *const words[] = {"NULL", "TRUE", "FALSE",
-	                                    "CURRENT_TIMESTAMP", "CURRENT_DATE",
-	                                    "CURRENT_TIME"};
-	if (!sql || !*sql)
+	return t->kind == FERRY_SQL_TEXT || t->kind == FERRY_SQL_UNKNOWN ||
+	       (t->kind == FERRY_SQL_VARCHAR && t->length < 0);
+}
+
+/* "-5", "+12", "0": an integer literal that fits int64. */
+static bool integer_literal(const char *sql, int64_t *out)
+{
+	const char *p = sql + (*sql == '-' || *sql == '+');
+	if (!*p || p[strspn(p, "0123456789")])
 		return false;
-	if (dialect == FERRY_DIALECT_SQLITE)
+	errno = 0;
+	char *end;
+	long long v = strtoll(sql, &end, 10);
+	if (errno || *end)
+		return false;
+	*out = v;
+	return true;
+}
+
+/* Appends the PostgreSQL literal of a converted value; false when there
+ * is none to trust (NaN, infinities). */
+static bool put_pg_literal(ferry_buf *b, const ferry_value *v)
+{
+	ferry_buf text = FERRY_BUF_INIT;
+	switch (v->type) {
+	case FERRY_BOOL:
+		ferry_buf_puts(b, v->u.b ? "TRUE" : "FALSE");
 		return true;
-	for (size_t i = 0; i < sizeof words / sizeof *words; i++)
-		if (strcasecmp(sql, words[i]) == 0)
-			return true;
+	case FERRY_INT:
+		ferry_buf_printf(b, "%lld", (long long)v->u.i);
+		return true;
+	case FERRY_FLOAT:
+		if (!isfinite(v->u.f))
+			return false;
+		ferry_value_format(v, b, 0);
+		return true;
+	case FERRY_NUMERIC:
+		ferry_buf_append(b, v->u.s.ptr, v->u.s.len);
+		return true;
+	case FERRY_BLOB:
+		ferry_buf_puts(b, "'\\x");
+		for (size_t i = 0; i < v->u.s.len; i++)
+			ferry_buf_printf(b, "%02x", (unsigned char)v->u.s.ptr[i]);
+		ferry_buf_putc(b, '\'');
+		return true;
+	case FERRY_TEXT:
+	case FERRY_JSON:
+		ferry_buf_append(&text, v->u.s.ptr, v->u.s.len);
+		break;
+	default: /* dates, timestamps, uuids: their text form */
+		ferry_value_format(v, &text, 0);
+		if (v->type == FERRY_DATE || v->type == FERRY_TIMESTAMP ||
+		    v->type == FERRY_TIMESTAMPTZ) {
+			/* infinities and years outside 1..9999 stay out */
+			const char *t = ferry_buf_cstr(&text);
+			if (t && (!isdigit((unsigned char)t[0]) || strlen(t) < 10 ||
+			          t[4] != '-')) {
+				ferry_buf_free(&text);
+				return false;
+			}
+		}
+		break;
+	}
+	ferry_buf_putc(b, '\'');
+	for (size_t i = 0; i < text.len; i++) {
+		if (text.data[i] == '\'')
+			ferry_buf_putc(b, '\'');
+		ferry_buf_putc(b, text.data[i]);
+	}
+	ferry_buf_putc(b, '\'');
+	if (ferry_buf_failed(&text))
+		b->failed = 1;
+	ferry_buf_free(&text);
+	return true;
+}
+
+/*
+ * A literal default (a number, a quoted string, TRUE/FALSE) for
+ * PostgreSQL: its SQLite value (TRUE is the integer 1 there) converted to
+ * the column's type the way copied rows are, spelled as a PostgreSQL
+ * literal, so `BOOLEAN DEFAULT 0` becomes DEFAULT FALSE.  A value that
+ * does not convert exactly (1.5 in a bigint, 12345 in varchar(2), 0 in a
+ * timestamp) leaves the column without a default: PostgreSQL would round
+ * it or refuse the table.
+ */
+static int literal_default(const char *sql, const ferry_sqltype *type,
+                           char **out)
+{
 	size_t n = strlen(sql);
-	if (n >= 2 && sql[0] == '\'' && sql[n - 1] == '\'')
-		return true;
-	ferry_decimal d = FERRY_DECIMAL_INIT;
-	bool number = ferry_decimal_parse(&d, sql, n, NULL) == 0 &&
-	              d.kind == FERRY_DEC_FINITE;
-	ferry_decimal_free(&d);
-	return number;
+	ferry_buf lit = FERRY_BUF_INIT;
+	ferry_value v;
+	int64_t i;
+	if (!strcasecmp(sql, "TRUE") || !strcasecmp(sql, "FALSE")) {
+		v = ferry_value_int(sql[0] == 't' || sql[0] == 'T');
+	} else if (n >= 2 && sql[0] == '\'' && sql[n - 1] == '\'') {
+		for (size_t p = 1; p < n - 1; p++) {
+			if (sql[p] == '\'' && (p + 1 >= n - 1 || sql[++p] != '\'')) {
+				ferry_buf_free(&lit); /* not one literal: 'a' || 'b' */
+				return 0;
+			}
+			ferry_buf_putc(&lit, (uint8_t)sql[p]);
+		}
+		if (ferry_buf_failed(&lit)) {
+			ferry_buf_free(&lit);
+			return FERRY_ENOMEM;
+		}
+		v = ferry_value_bytes(FERRY_TEXT, lit.len ? (char *)lit.data : "",
+		                      lit.len);
+	} else if (integer_literal(sql, &i)) {
+		v = ferry_value_int(i);
+	} else {
+		ferry_decimal d = FERRY_DECIMAL_INIT;
+		int rc = ferry_decimal_parse(&d, sql, n, NULL);
+		bool finite = rc == 0 && d.kind == FERRY_DEC_FINITE;
+		ferry_decimal_free(&d);
+		if (rc == FERRY_ENOMEM)
+			return rc;
+		if (!finite)
+			return 0; /* an expression: SQLite's, not PostgreSQL's */
+		v = ferry_value_bytes(FERRY_NUMERIC, sql, n);
+	}
+	ferry_arena scratch = FERRY_ARENA_INIT;
+	ferry_value converted;
+	ferry_buf b = FERRY_BUF_INIT;
+	int rc = ferry_convert(&v, type, NULL, FERRY_DIALECT_POSTGRESQL,
+	                       &converted, &scratch, NULL);
+	if (rc == 0 && put_pg_literal(&b, &converted) &&
+	    !(*out = ferry_buf_detach(&b, NULL)))
+		rc = FERRY_ENOMEM;
+	ferry_buf_free(&b);
+	ferry_arena_free(&scratch);
+	ferry_buf_free(&lit);
+	return rc == FERRY_ENOMEM ? rc : 0;
+}
+
+/*
+ * The default a target column gets (*out, NULL for none): SQL that means
+ * the same on both sides.  SQLite to SQLite keeps it as it is.  For
+ * PostgreSQL: NULL; literals (literal_default); CURRENT_TIMESTAMP,
+ * CURRENT_DATE and CURRENT_TIME only in columns PostgreSQL accepts them
+ * in.  Anything else is SQLite SQL and is left out.  0 or FERRY_ENOMEM.
+ */
+static int target_default(const char *sql, const ferry_sqltype *type,
+                          ferry_dialect dialect, char **out)
+{
+	*out = NULL;
+	if (!sql || !*sql)
+		return 0;
+	if (dialect == FERRY_DIALECT_SQLITE || !strcasecmp(sql, "NULL"))
+		return (*out = ferry_strdup(sql)) ? 0 : FERRY_ENOMEM;
+	ferry_sqltype_kind k = type->kind;
+	bool keep;
+	if (!strcasecmp(sql, "CURRENT_TIMESTAMP"))
+		keep = text_kind(type) || k == FERRY_SQL_TIMESTAMP ||
+		       k == FERRY_SQL_TIMESTAMPTZ;
+	else if (!strcasecmp(sql, "CURRENT_DATE"))
+		keep = text_kind(type) || k == FERRY_SQL_DATE ||
+		       k == FERRY_SQL_TIMESTAMP || k == FERRY_SQL_TIMESTAMPTZ;
+	else if (!strcasecmp(sql, "CURRENT_TIME"))
+		keep = text_kind(type);
+	else
+		return literal_default(sql, type, out);
+	if (keep && !(*out = ferry_strdup(sql)))
+		return FERRY_ENOMEM;
+	return 0;
 }
 
 static const ferry_spec_column *spec_column(const ferry_spec_table *st,
@@ -206,16 +380,18 @@ static int plan_source_column(ferry_plan *plan, ferry_plan_table *pt,
 	tc->pk_position = sc->pk_position;
 	tc->autoincrement = sc->autoincrement && !changed &&
 	                    is_integer_kind(tc->type.kind);
-	if (!changed && portable_default(sc->default_sql, plan->dialect))
-		tc->default_sql = ferry_strdup(sc->default_sql);
+	if (!changed && target_default(sc->default_sql, &tc->type, plan->dialect,
+	                               &tc->default_sql) < 0)
+		return ferry_error_oom(err);
 	if (!tc->name || !tc->decl_type)
 		return ferry_error_oom(err);
 	pc->source_index = (int)i;
 	if (spc && spc->divide_by) {
 		pc->has_divide = true;
-		if (ferry_decimal_parse(&pc->divide_by, spc->divide_by,
-		                        strlen(spc->divide_by), err) < 0)
-			return FERRY_EINVAL;
+		int rc = ferry_decimal_parse(&pc->divide_by, spc->divide_by,
+		                             strlen(spc->divide_by), err);
+		if (rc < 0)
+			return rc;
 		pc->transform = "divide_by";
 	} else if (spc && spc->up) {
 		pc->expr_index = add_expr(pt, spc->up);
@@ -282,18 +458,35 @@ static int check_spec_names(const ferry_spec *spec, const ferry_spec_table *st,
 	return rc;
 }
 
+/* Whether two target names are one: SQLite folds ASCII case in names
+ * ("Email" is "email"); PostgreSQL's quoted identifiers do not. */
+static bool same_name(ferry_dialect dialect, const char *a, const char *b)
+{
+	return dialect == FERRY_DIALECT_SQLITE ? strcasecmp(a, b) == 0
+	                                       : strcmp(a, b) == 0;
+}
+
 /* Two target columns with one name would make the target table invalid. */
-static int check_collisions(const ferry_spec *spec, const ferry_spec_table *st,
+static int check_collisions(const ferry_plan *plan, const ferry_spec *spec,
+                            const ferry_spec_table *st,
                             const ferry_table *target, ferry_error *err)
 {
 	for (uint32_t i = 0; i < target->ncolumns; i++)
 		for (uint32_t j = i + 1; j < target->ncolumns; j++)
-			if (strcmp(target->columns[i].name, target->columns[j].name) == 0)
+			if (same_name(plan->dialect, target->columns[i].name,
+			              target->columns[j].name)) {
+				const char *a = target->columns[i].name;
+				const char *b = target->columns[j].name;
+				bool exact = strcmp(a, b) == 0;
 				return ferry_error_set(
 				    err, FERRY_EINVAL,
-				    "%s:%d: table \"%s\": two target columns are named \"%s\"",
+				    "%s:%d: table \"%s\": two target columns are named "
+				    "\"%s\"%s%s%s",
 				    spec ? spec->path : "spec", st ? st->line : 0,
-				    target->name, target->columns[j].name);
+				    target->name, a, exact ? "" : " and \"",
+				    exact ? "" : b,
+				    exact ? "" : "\" (SQLite names ignore case)");
+			}
 	return 0;
 }
 
@@ -353,7 +546,7 @@ static int plan_table(ferry_plan *plan, ferry_plan_table *pt,
 	for (size_t i = 0; rc == 0 && st && i < st->nadds; i++)
 		rc = plan_added_column(pt, &st->adds[i], err);
 	if (rc == 0)
-		rc = check_collisions(spec, st, &pt->target, err);
+		rc = check_collisions(plan, spec, st, &pt->target, err);
 	if (rc == 0 && st && st->where) {
 		pt->where = ferry_strdup(st->where);
 		if (!pt->where ||
@@ -395,7 +588,8 @@ static bool map_names(const ferry_plan_table *pt, char **names, uint32_t n,
 			*dropped = names[i];
 			return false;
 		}
-		(*out)[i] = ferry_strdup(t);
+		if (!((*out)[i] = ferry_strdup(t)))
+			return false; /* *dropped stays NULL: out of memory */
 	}
 	return true;
 }
@@ -434,6 +628,8 @@ static int map_indexes(ferry_plan *plan, ferry_plan_table *pt, ferry_error *err)
 		ti->columns = cols;
 		ti->ncolumns = si->ncolumns;
 		ti->where_sql = dup_or_null(si->where_sql);
+		if (!ti->name || (si->where_sql && !ti->where_sql))
+			return ferry_error_oom(err);
 	}
 	return 0;
 }
@@ -488,6 +684,10 @@ static int map_fkeys(ferry_plan *plan, ferry_plan_table *pt, ferry_error *err)
 		tf->ref_table = ferry_strdup(ref->target.name);
 		tf->on_delete = dup_or_null(sf->on_delete);
 		tf->on_update = dup_or_null(sf->on_update);
+		if ((sf->name && !tf->name) || !tf->ref_table ||
+		    (sf->on_delete && !tf->on_delete) ||
+		    (sf->on_update && !tf->on_update))
+			return ferry_error_oom(err);
 	}
 	return 0;
 }
@@ -515,15 +715,20 @@ static int check_spec_tables(const ferry_spec *spec, const ferry_schema *source,
 static int check_target_names(const ferry_plan *plan, ferry_error *err)
 {
 	for (uint32_t i = 0; i < plan->ntables; i++)
-		for (uint32_t j = i + 1; j < plan->ntables; j++)
-			if (strcmp(plan->tables[i].target.name,
-			           plan->tables[j].target.name) == 0)
-				return ferry_error_set(err, FERRY_EINVAL,
-				                       "tables \"%s\" and \"%s\" would both "
-				                       "become \"%s\": rename one in the spec",
-				                       plan->tables[i].source->name,
-				                       plan->tables[j].source->name,
-				                       plan->tables[j].target.name);
+		for (uint32_t j = i + 1; j < plan->ntables; j++) {
+			const char *a = plan->tables[i].target.name;
+			const char *b = plan->tables[j].target.name;
+			if (!same_name(plan->dialect, a, b))
+				continue;
+			bool exact = strcmp(a, b) == 0;
+			return ferry_error_set(
+			    err, FERRY_EINVAL,
+			    "tables \"%s\" and \"%s\" would both become \"%s\"%s%s%s: "
+			    "rename one in the spec",
+			    plan->tables[i].source->name, plan->tables[j].source->name, a,
+			    exact ? "" : " and \"", exact ? "" : b,
+			    exact ? "" : "\" (SQLite names ignore case)");
+		}
 	return 0;
 }
 
@@ -561,8 +766,9 @@ int ferry_plan_build(ferry_plan **out, const ferry_schema *source,
                      ferry_error *err)
 {
 	*out = NULL;
-	if (spec && check_spec_tables(spec, source, err) < 0)
-		return err ? err->code : FERRY_EINVAL;
+	int checked = spec ? check_spec_tables(spec, source, err) : 0;
+	if (checked < 0)
+		return checked;
 	ferry_plan *plan = ferry_calloc(1, sizeof *plan);
 	if (!plan)
 		return ferry_error_oom(err);
@@ -715,10 +921,10 @@ static int prepare_exprs(ferry_mapper *m, ferry_error *err)
 	const ferry_plan_table *pt = m->table;
 	ferry_buf sql = FERRY_BUF_INIT;
 	/* CASE gives `where` SQL's own truth rules ('abc' and 0.0 are false) */
-	ferry_buf_printf(&sql, "SELECT CASE WHEN (%s) THEN 1 ELSE 0 END",
-	                 pt->where ? pt->where : "1");
+	ferry_buf_printf(&sql, "SELECT CASE WHEN " EXPR_OPEN "%s" EXPR_CLOSE
+	                 " THEN 1 ELSE 0 END", pt->where ? pt->where : "1");
 	for (uint32_t i = 0; i < pt->nexprs; i++)
-		ferry_buf_printf(&sql, ", (%s)", pt->exprs[i]);
+		ferry_buf_printf(&sql, ", " EXPR_OPEN "%s" EXPR_CLOSE, pt->exprs[i]);
 	row_source(&sql, pt->source);
 	m->first_expr = 1;
 	int rc = 0;
@@ -786,13 +992,13 @@ static int bind_value(ferry_mapper *m, int i, const ferry_value *v)
 	case FERRY_BLOB:
 		if (v->u.s.len == 0)
 			return sqlite3_bind_zeroblob(st, i, 0);
-		return sqlite3_bind_blob(st, i, v->u.s.ptr, (int)v->u.s.len,
-		                         SQLITE_STATIC);
+		return sqlite3_bind_blob64(st, i, v->u.s.ptr, v->u.s.len,
+		                           SQLITE_STATIC);
 	case FERRY_NUMERIC:
 	case FERRY_TEXT:
 	case FERRY_JSON:
-		return sqlite3_bind_text(st, i, v->u.s.len ? v->u.s.ptr : "",
-		                         (int)v->u.s.len, SQLITE_STATIC);
+		return sqlite3_bind_text64(st, i, v->u.s.len ? v->u.s.ptr : "",
+		                           v->u.s.len, SQLITE_STATIC, SQLITE_UTF8);
 	default: /* dates, timestamps, uuids: their text form */
 		ferry_value_format(v, &text, 0);
 		rc = ferry_buf_failed(&text)
@@ -814,10 +1020,15 @@ static int eval_exprs(ferry_mapper *m, const ferry_row *src, ferry_error *err)
 			                       "table \"%s\": could not bind a value: %s",
 			                       m->table->source->name,
 			                       sqlite3_errmsg(m->db));
-	if (sqlite3_step(m->stmt) != SQLITE_ROW)
-		return ferry_error_set(err, FERRY_ERROR,
-		                       "table \"%s\": could not evaluate expressions: %s",
-		                       m->table->source->name, sqlite3_errmsg(m->db));
+	if (sqlite3_step(m->stmt) != SQLITE_ROW) {
+		if (sqlite3_errcode(m->db) == SQLITE_NOMEM)
+			return ferry_error_oom(err);
+		/* an expression that fails on this row's data (an overflow,
+		 * malformed JSON) refuses the row, not the whole load */
+		return ferry_error_set(&m->why, FERRY_EREJECT,
+		                       "an expression (where/up/default) failed on "
+		                       "this row: %s", sqlite3_errmsg(m->db));
+	}
 	ferry_value keep;
 	if (ferry_sqlite_column_value(m->stmt, 0, &keep) < 0)
 		return ferry_error_oom(err);
@@ -849,6 +1060,11 @@ int ferry_mapper_map(ferry_mapper *m, const ferry_row *src, ferry_row *out,
 	ferry_arena_reset(&m->scratch);
 	if (m->stmt) {
 		int rc = eval_exprs(m, src, err);
+		if (rc == FERRY_EREJECT) {
+			rej->column = "(expression)";
+			rej->value = ferry_value_null();
+			rej->reason = ferry_error_message(&m->why);
+		}
 		if (rc <= 0)
 			return rc;
 	}

@@ -73,6 +73,13 @@ run_ferry --dir "$tmp/state" load "$src" "$tmp/where.db" --spec "$tmp/where.yaml
 is "$(q "$tmp/where.db" "select count(*) from orders")" "0" "where on text notes keeps no row (as SQL WHERE)"
 is "$(q "$tmp/where.db" "select count(*) from users")" "0" "where 0.0 keeps no row"
 
+# an expression failing on one row's data rejects that row, not the load
+printf 'tables:\n  orders:\n    add:\n      big: { type: bigint, up: "abs(-9223372036854775807 - total_cents)" }\n' > "$tmp/overflow.yaml"
+run_ferry --dir "$tmp/state" load "$src" "$tmp/overflow.db" --spec "$tmp/overflow.yaml"
+is "$FERRY_RC" 4 "an expression error on some rows: exit 4"
+is "$(q "$tmp/overflow.db" "select count(*) from orders")" "0" "each overflowing row rejected"
+contains "$(q "$tmp/state/ferry.db" "select reason from rejects where run = (select max(id) from runs) and \"table\" = 'orders' and key = 'id=4'")" "integer overflow" "the reject says why (abs of int64 min)"
+
 run_ferry load "$tmp/missing.db" "$dst"
 is "$FERRY_RC" 1 "a missing source fails"
 run_ferry load "$src" "$dst" --jobs 0
