@@ -62,6 +62,7 @@ const cli_command *cli_find_command(const char *name);
 
 /* The subcommands, one file each (cli/cmd_*.c). */
 int cli_cmd_load(const cli_command *cmd, cli_args *args);
+int cli_cmd_log(const cli_command *cmd, cli_args *args);
 
 /*
  * Parses argv (after the command name) for cmd.  Global options may come

@@ -101,7 +101,7 @@ const cli_command cli_commands[] = {
 	 0, 0, undo_options, NULL},
 	{"log", "stat|dump", "inspect the journal",
 	 "stat: frames, changes, sizes and cursors.  dump: readable changes.", 1,
-	 1, log_options, NULL},
+	 1, log_options, cli_cmd_log},
 	{"migrate", "", "apply versioned in-place schema migrations",
 	 "Applies versioned schema migrations in place.", 0, 0, no_options, NULL},
 	{"lint", "", "find unsafe migrations",

@@ -11,6 +11,10 @@
 
 #include "tests/tap.h"
 
+#ifndef CORPUS_NAME
+#define CORPUS_NAME "change_decode" /* which tests/fuzz/corpus/ folder */
+#endif
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static int replay_file(const char *path)
@@ -51,8 +55,8 @@ int main(void)
 {
 	const char *srcdir = getenv("FERRY_SRCDIR");
 	char dirpath[4096];
-	snprintf(dirpath, sizeof dirpath, "%s/tests/fuzz/corpus/change_decode",
-	         srcdir ? srcdir : ".");
+	snprintf(dirpath, sizeof dirpath, "%s/tests/fuzz/corpus/%s",
+	         srcdir ? srcdir : ".", CORPUS_NAME);
 	DIR *dir = opendir(dirpath);
 	if (!ok(dir != NULL, "corpus directory opens"))
 		return tap_done();
@@ -70,7 +74,7 @@ int main(void)
 		}
 	}
 	closedir(dir);
-	ok(files >= 10 && failed == 0,
-	   "%d corpus inputs replayed through the change decoder", files);
+	ok(files >= 10 && failed == 0, "%d corpus inputs replayed through %s",
+	   files, CORPUS_NAME);
 	return tap_done();
 }
