@@ -24,6 +24,7 @@
 #include <sys/stat.h>
 
 #include "engine/alloc.h"
+#include "engine/fs.h"
 #include "engine/buf.h"
 #include "engine/frame.h"
 
@@ -313,21 +314,6 @@ static int head_lsn(ferry_journal *j, MDB_txn *txn, uint64_t *next,
 
 /* ---- open and close ------------------------------------------------- */
 
-static int make_dir(const char *dir, ferry_error *err)
-{
-	if (mkdir(dir, 0700) == 0 || errno == EEXIST) {
-		struct stat sb;
-		if (stat(dir, &sb) == 0 && S_ISDIR(sb.st_mode))
-			return 0;
-		return ferry_error_set(err, FERRY_EINVAL,
-		                       "could not use \"%s\" as the journal "
-		                       "directory: not a directory", dir);
-	}
-	return ferry_error_set(err, FERRY_ERROR,
-	                       "could not create journal directory \"%s\": %s",
-	                       dir, strerror(errno));
-}
-
 static int open_env(ferry_journal *j, const ferry_journal_options *o,
                     ferry_error *err)
 {
@@ -501,7 +487,7 @@ int ferry_journal_open(ferry_journal **out, const char *dir,
 		                       "limit", o.frame_bytes,
 		                       (unsigned)FERRY_FRAME_MAX_PAYLOAD);
 	if (!o.read_only) {
-		int rc = make_dir(dir, err);
+		int rc = ferry_make_private_dir(dir, "journal directory", err);
 		if (rc < 0)
 			return rc;
 	}

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "engine/alloc.h"
+#include "engine/fs.h"
 #include "engine/buf.h"
 
 struct ferry_state {
@@ -46,24 +47,9 @@ static int state_error(ferry_state *st, ferry_error *err, const char *what)
 	                       what, st->path, sqlite3_errmsg(st->db));
 }
 
-static int make_dir(const char *dir, ferry_error *err)
-{
-	if (mkdir(dir, 0700) == 0 || errno == EEXIST) {
-		struct stat sb;
-		if (stat(dir, &sb) == 0 && S_ISDIR(sb.st_mode))
-			return 0;
-		return ferry_error_set(err, FERRY_EINVAL,
-		                       "could not use \"%s\" as the migration "
-		                       "directory: not a directory", dir);
-	}
-	return ferry_error_set(err, FERRY_ERROR,
-	                       "could not create the migration directory \"%s\": %s",
-	                       dir, strerror(errno));
-}
-
 int ferry_state_open(ferry_state **out, const char *dir, ferry_error *err)
 {
-	int made = make_dir(dir, err);
+	int made = ferry_make_private_dir(dir, "migration directory", err);
 	if (made < 0)
 		return made;
 	ferry_state *st = ferry_calloc(1, sizeof *st);
