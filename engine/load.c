@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -365,6 +366,23 @@ static int make_tables(loader *L, ferry_error *err)
 	return 0;
 }
 
+/* Loading an SQLite file into itself (under another name or link) with
+ * --drop would destroy the source before reading it. */
+static int refuse_same_file(const loader *L, ferry_error *err)
+{
+	struct stat a, b;
+	if (L->src_uri.kind != FERRY_URI_SQLITE ||
+	    L->dst_uri.kind != FERRY_URI_SQLITE ||
+	    stat(L->src_uri.path, &a) != 0 || stat(L->dst_uri.path, &b) != 0)
+		return 0;
+	if (a.st_dev == b.st_dev && a.st_ino == b.st_ino)
+		return ferry_error_set(err, FERRY_EINVAL,
+		                       "source and target are the same database "
+		                       "\"%s\": load into another file",
+		                       L->dst_uri.redacted);
+	return 0;
+}
+
 static int find_ops(loader *L, ferry_error *err)
 {
 	int rc = ferry_uri_parse(&L->src_uri, L->o->source, err);
@@ -385,7 +403,7 @@ static int find_ops(loader *L, ferry_error *err)
 		                       "cannot write %s databases: targets are "
 		                       "PostgreSQL and SQLite",
 		                       ferry_uri_kind_name(L->dst_uri.kind));
-	return 0;
+	return refuse_same_file(L, err);
 }
 
 static int plan_load(loader *L, ferry_load_result *r, ferry_error *err)

@@ -80,6 +80,13 @@ is "$FERRY_RC" 4 "an expression error on some rows: exit 4"
 is "$(q "$tmp/overflow.db" "select count(*) from orders")" "0" "each overflowing row rejected"
 contains "$(q "$tmp/state/ferry.db" "select reason from rejects where run = (select max(id) from runs) and \"table\" = 'orders' and key = 'id=4'")" "integer overflow" "the reject says why (abs of int64 min)"
 
+# the source can never be the target, even through another name
+ln -s "$src" "$tmp/alias.db"
+run_ferry --dir "$tmp/state" load "$src" "$tmp/alias.db" --drop
+is "$FERRY_RC" 1 "loading a database into itself is refused"
+contains "$FERRY_ERR" "source and target are the same database" "and says so"
+is "$(q "$src" "select count(*) from users")" "7" "the source is intact"
+
 run_ferry load "$tmp/missing.db" "$dst"
 is "$FERRY_RC" 1 "a missing source fails"
 run_ferry load "$src" "$dst" --jobs 0
