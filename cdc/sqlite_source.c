@@ -9,6 +9,8 @@
  * through the pragma table-valued functions with names bound as
  * parameters, so they need no quoting; row queries quote every
  * identifier.  docs/type-map.md has the type map and the rules below.
+ * Introspection and scans also run on cdc/sqlite_capture.c's connection
+ * (sqlite_source.h), inside the transaction of its snapshot.
  */
 #include "cdc/sqlite_source.h"
 
@@ -887,8 +889,8 @@ static int add_table(catalog *cat, ferry_schema *s, sqlite3_stmt *list,
 }
 
 /* Fills s from the prepared table list. */
-static int read_tables(ferry_source *src, catalog *cat, sqlite3_stmt *list,
-                       ferry_schema *s, ferry_error *err)
+static int read_tables(sqlite3 *db, const char *uri, catalog *cat,
+                       sqlite3_stmt *list, ferry_schema *s, ferry_error *err)
 {
 	int rc;
 	while ((rc = sqlite3_step(list)) == SQLITE_ROW) {
@@ -897,26 +899,36 @@ static int read_tables(ferry_source *src, catalog *cat, sqlite3_stmt *list,
 			return fail;
 	}
 	if (rc != SQLITE_DONE)
-		return db_fail(src->db, err, "could not list tables of "
-		               "SQLite database", src->uri);
+		return db_fail(db, err, "could not list tables of "
+		               "SQLite database", uri);
+	return 0;
+}
+
+/* Prepares the table list: with PRAGMA table_list where SQLite has it. */
+static int prepare_tables(sqlite3 *db, const char *uri, sqlite3_stmt **list,
+                          ferry_error *err)
+{
+	if (sqlite3_prepare_v2(db, tables_sql, -1, list, NULL) &&
+	    sqlite3_prepare_v2(db, tables_sql_old, -1, list, NULL))
+		return db_fail(db, err, "could not list tables of "
+		               "SQLite database", uri);
 	return 0;
 }
 
 /* Builds the schema aside and replaces out's contents only on success,
  * so a failure leaves out as it was. */
-static int src_introspect(ferry_source *src, ferry_schema *out,
-                          ferry_error *err)
+int ferry_sqlite_introspect(sqlite3 *db, const char *uri, ferry_schema *out,
+                            ferry_error *err)
 {
 	sqlite3_stmt *list = NULL;
-	if (sqlite3_prepare_v2(src->db, tables_sql, -1, &list, NULL) &&
-	    sqlite3_prepare_v2(src->db, tables_sql_old, -1, &list, NULL))
-		return db_fail(src->db, err, "could not list tables of "
-		               "SQLite database", src->uri);
+	int rc = prepare_tables(db, uri, &list, err);
+	if (rc != 0)
+		return rc;
 	catalog cat;
 	ferry_schema s = FERRY_SCHEMA_INIT;
-	int rc = catalog_open(&cat, src->db, src->uri, err);
+	rc = catalog_open(&cat, db, uri, err);
 	if (rc == 0)
-		rc = read_tables(src, &cat, list, &s, err);
+		rc = read_tables(db, uri, &cat, list, &s, err);
 	catalog_close(&cat);
 	sqlite3_finalize(list);
 	if (rc != 0) {
@@ -926,6 +938,45 @@ static int src_introspect(ferry_source *src, ferry_schema *out,
 	ferry_schema_free(out);
 	*out = s;
 	return 0;
+}
+
+int ferry_sqlite_table_names(sqlite3 *db, const char *uri, char ***names,
+                             uint32_t *n, ferry_error *err)
+{
+	sqlite3_stmt *list = NULL;
+	char **got = NULL;
+	uint32_t count = 0;
+	int rc = prepare_tables(db, uri, &list, err);
+	while (rc == 0 && (rc = sqlite3_step(list)) == SQLITE_ROW) {
+		rc = 0;
+		if (!is_ordinary(list))
+			continue;
+		const char *name = (const char *)sqlite3_column_text(list, 0);
+		if (!name || push_name(&got, count, name) != 0) {
+			rc = ferry_error_oom(err);
+			break;
+		}
+		count++;
+	}
+	if (rc == SQLITE_DONE)
+		rc = 0;
+	else if (rc > 0)
+		rc = db_fail(db, err, "could not list tables of "
+		             "SQLite database", uri);
+	sqlite3_finalize(list);
+	if (rc != 0) {
+		free_names(got, count);
+		return rc;
+	}
+	*names = got;
+	*n = count;
+	return 0;
+}
+
+static int src_introspect(ferry_source *src, ferry_schema *out,
+                          ferry_error *err)
+{
+	return ferry_sqlite_introspect(src->db, src->uri, out, err);
 }
 
 /* ---- connections ------------------------------------------------ */
@@ -1033,7 +1084,7 @@ static void build_select(ferry_buf *b, const ferry_table *t)
 	}
 }
 
-static void src_scan_close(ferry_scan *scan)
+void ferry_sqlite_scan_close(ferry_scan *scan)
 {
 	if (!scan)
 		return;
@@ -1042,8 +1093,8 @@ static void src_scan_close(ferry_scan *scan)
 	ferry_free(scan);
 }
 
-static int src_scan_open(ferry_source *src, const ferry_table *table,
-                         ferry_scan **out, ferry_error *err)
+int ferry_sqlite_scan_open(sqlite3 *db, const ferry_table *table,
+                           ferry_scan **out, ferry_error *err)
 {
 	*out = NULL;
 	if (table->ncolumns == 0)
@@ -1055,25 +1106,31 @@ static int src_scan_open(ferry_source *src, const ferry_table *table,
 		ferry_free(scan);
 		return ferry_error_oom(err);
 	}
-	scan->db = src->db;
+	scan->db = db;
 	scan->ncols = table->ncolumns;
 	ferry_buf sql = FERRY_BUF_INIT;
 	build_select(&sql, table);
 	const char *text = ferry_buf_cstr(&sql);
 	int rc = text ? 0 : ferry_error_oom(err);
 	if (rc == 0 &&
-	    sqlite3_prepare_v2(src->db, text, -1, &scan->stmt, NULL))
-		rc = db_fail(src->db, err, "could not scan table", table->name);
+	    sqlite3_prepare_v2(db, text, -1, &scan->stmt, NULL))
+		rc = db_fail(db, err, "could not scan table", table->name);
 	ferry_buf_free(&sql);
 	if (rc != 0) {
-		src_scan_close(scan);
+		ferry_sqlite_scan_close(scan);
 		return rc;
 	}
 	*out = scan;
 	return 0;
 }
 
-static int src_scan_next(ferry_scan *scan, ferry_row *row, ferry_error *err)
+static int src_scan_open(ferry_source *src, const ferry_table *table,
+                         ferry_scan **out, ferry_error *err)
+{
+	return ferry_sqlite_scan_open(src->db, table, out, err);
+}
+
+int ferry_sqlite_scan_next(ferry_scan *scan, ferry_row *row, ferry_error *err)
 {
 	if (scan->done)
 		return 0;
@@ -1100,7 +1157,7 @@ const ferry_source_ops ferry_sqlite_source_ops = {
 	.open = src_open,
 	.introspect = src_introspect,
 	.scan_open = src_scan_open,
-	.scan_next = src_scan_next,
-	.scan_close = src_scan_close,
+	.scan_next = ferry_sqlite_scan_next,
+	.scan_close = ferry_sqlite_scan_close,
 	.close = src_close,
 };
