@@ -103,6 +103,9 @@ typedef struct copy_col {
 	bool real;        /* a float4 column: shortest float digits in text */
 } copy_col;
 
+typedef struct apply_table apply_table;
+typedef struct pending pending;
+
 struct ferry_target {
 	PGconn *conn;
 	char *redacted;  /* the URI as it may be shown */
@@ -116,6 +119,29 @@ struct ferry_target {
 	uint32_t ncols;
 	int64_t rows;
 	ferry_buf out;   /* encoded rows not yet handed to libpq */
+	/* online apply: the batch, between apply_begin and commit or abort */
+	bool applying;
+	bool apply_failed;  /* a change failed: only apply_abort is left */
+	bool synced;        /* the batch's pipeline sync has been sent */
+	bool ckpt_ready;    /* _ferry_checkpoint is known to exist */
+	pending *queue;     /* statements whose results are still to read */
+	size_t qhead, qlen, qcap;
+	unsigned since_read; /* changes sent since results were last taken */
+	ferry_buf keys;     /* the keys of the batch's changes, for messages */
+	PGresult *catalog;  /* a column-type query's result, for its caller */
+	const char *migration; /* apply_commit's, for its messages */
+	uint64_t lsn;
+	/* statements prepared on this connection, per table */
+	apply_table **tabs;
+	uint32_t ntabs, tabs_cap;
+	apply_table *last;  /* the table of the previous change */
+	unsigned next_stmt; /* numbers the statement names */
+	/* one statement's parameters */
+	ferry_buf params;
+	size_t *poff;       /* offset in params; SIZE_MAX for NULL */
+	const char **pval;
+	int *plen, *pfmt;
+	uint32_t nparams, pcap;
 };
 
 /* Where a table stands in the catalog of current_schema(). */
@@ -128,6 +154,8 @@ typedef struct relinfo {
 
 static void pg_close(ferry_target *t);
 static void pg_copy_abort(ferry_target *t);
+static void pg_apply_abort(ferry_target *t);
+static void free_apply_state(ferry_target *t);
 
 /* ---- messages ------------------------------------------------------ */
 
@@ -307,6 +335,10 @@ static int catalog_query(ferry_target *t, const char *sql, int nparams,
 static int refuse_busy(const ferry_target *t, const char *table,
                        ferry_error *err)
 {
+	if (t->applying)
+		return ferry_error_set(err, FERRY_EINVAL,
+		                       "could not change table \"%s\": an "
+		                       "apply batch is open", table);
 	if (!t->copying)
 		return 0;
 	return ferry_error_set(err, FERRY_EINVAL,
@@ -449,6 +481,9 @@ static void pg_close(ferry_target *t)
 		return;
 	if (t->copying)
 		pg_copy_abort(t);
+	if (t->applying)
+		pg_apply_abort(t);
+	free_apply_state(t);
 	ferry_buf_free(&t->out);
 	if (t->conn)
 		PQfinish(t->conn);
@@ -1111,15 +1146,14 @@ static uint8_t *put_bytes_bin(uint8_t *p, const char *s, size_t n,
 
 /* One field (length word and bytes); NULL when the value cannot be
  * stored in the column's type. */
-static uint8_t *put_binary_value(uint8_t *p, const copy_col *c,
-                                 const ferry_value *v)
+static uint8_t *put_binary_value(uint8_t *p, bin_enc enc, const ferry_value *v)
 {
 	uint64_t bits;
-	switch (c->enc) {
+	switch (enc) {
 	case ENC_INT2:
 	case ENC_INT4:
 	case ENC_INT8:
-		return put_int_bin(p, v->u.i, c->enc);
+		return put_int_bin(p, v->u.i, enc);
 	case ENC_FLOAT4:
 		return put_float4_bin(p, v->u.f);
 	case ENC_FLOAT8:
@@ -1131,7 +1165,7 @@ static uint8_t *put_binary_value(uint8_t *p, const copy_col *c,
 	case ENC_BYTES:
 	case ENC_JSONB:
 		return put_bytes_bin(p, v->u.s.ptr, v->u.s.len,
-		                     c->enc == ENC_JSONB);
+		                     enc == ENC_JSONB);
 	case ENC_BOOL:
 		p = put_be32(p, 1);
 		*p = v->u.b ? 1 : 0;
@@ -1306,6 +1340,8 @@ static int start_copy(ferry_target *t, const ferry_table *table,
 static int pg_copy_begin(ferry_target *t, const ferry_table *table,
                          ferry_error *err)
 {
+	if (t->applying)
+		return refuse_busy(t, table->name, err);
 	if (t->copying)
 		return ferry_error_set(err, FERRY_EINVAL,
 		                       "could not copy into table \"%s\": the "
@@ -1415,7 +1451,7 @@ static int binary_row(ferry_target *t, const ferry_row *row, ferry_error *err)
 			return ferry_error_oom(err);
 		if (v->type == FERRY_NULL)
 			p = put_be32(p, UINT32_MAX); /* length -1 */
-		else if (!(p = put_binary_value(p, c, v)))
+		else if (!(p = put_binary_value(p, c->enc, v)))
 			return bad_value(t, c, v, err);
 		t->out.len = (size_t)(p - t->out.data);
 	}
@@ -1913,6 +1949,1263 @@ static int pg_add_foreign_keys(ferry_target *t, const ferry_table *table,
 	return rc;
 }
 
+/* ---- online apply: statements --------------------------------------- */
+
+/*
+ * Each change is one prepared statement run with its values as
+ * parameters, in libpq's pipeline mode: a batch's statements go out
+ * back to back, their results are read as they arrive and at the
+ * commit, so a batch costs two round trips (the results, then COMMIT)
+ * whatever its size.  COMMIT is sent only once every result, row counts
+ * included, has been checked: a strict change that matched no row must
+ * never be committed.
+ */
+
+/* Changes sent between two reads of the results that have arrived:
+ * keeps the queue short and reports a failure early. */
+#define READ_EVERY 256
+
+/* Statements cached per table. */
+enum {
+	ST_INSERT, /* INSERT ... VALUES (after) */
+	ST_UPSERT, /* the same, ON CONFLICT (key) DO UPDATE every column */
+	ST_UPDATE, /* UPDATE ... SET every column WHERE key = old key */
+	ST_DELETE, /* DELETE ... WHERE key = old key */
+	ST_CLEAR,  /* DELETE the old key if a row has the new one */
+	ST_COUNT
+};
+
+enum { STMT_NONE, STMT_SENT, STMT_READY };
+
+typedef struct apply_col {
+	char *name;
+	ferry_sqltype_kind kind; /* as planned: another kind is another table */
+	int pk_position;
+	ferry_type vtype;
+	unsigned oid;            /* the column's type (a domain's base type) */
+	bin_enc enc;             /* binary form for vtype into oid, or text */
+	bool real;               /* float4: shortest float digits in text */
+	bool json;               /* compared as text: json has no equality */
+} apply_col;
+
+struct apply_table {
+	char *name;
+	apply_col *cols;
+	uint32_t ncols;
+	uint32_t *key;   /* the primary key's columns in key order, or every
+	                    column of a table without one */
+	uint32_t nkey;
+	bool keyless;
+	bool retired;    /* its definition changed; freed after the batch */
+	char stmt[ST_COUNT][24];
+	uint8_t state[ST_COUNT];
+};
+
+typedef enum pend_kind {
+	PEND_BEGIN,
+	PEND_PREPARE,
+	PEND_CHANGE,
+	PEND_CATALOG,
+	PEND_CHECKPOINT,
+	PEND_SYNC
+} pend_kind;
+
+/* A statement sent whose result is still to be read. */
+struct pending {
+	uint8_t kind;
+	uint8_t op;      /* PEND_CHANGE: ferry_op; PEND_PREPARE: ST_* */
+	bool one;        /* exactly one row must be affected */
+	apply_table *at;
+	size_t key_off;  /* the row's key as text, in t->keys */
+	size_t key_len;
+};
+
+/* Parameters of a statement: a run of columns of one image. */
+typedef struct group {
+	const uint32_t *cols; /* NULL: every column */
+	uint32_t n;
+	bool cmp;             /* compared in WHERE (json as text) */
+	int image;            /* 0: after (the new values), 1: old key row */
+} group;
+
+static void free_apply_table(apply_table *at)
+{
+	if (!at)
+		return;
+	for (uint32_t i = 0; at->cols && i < at->ncols; i++)
+		ferry_free(at->cols[i].name);
+	ferry_free(at->cols);
+	ferry_free(at->key);
+	ferry_free(at->name);
+	ferry_free(at);
+}
+
+static void free_apply_state(ferry_target *t)
+{
+	for (uint32_t i = 0; i < t->ntabs; i++)
+		free_apply_table(t->tabs[i]);
+	ferry_free(t->tabs);
+	t->tabs = NULL;
+	t->ntabs = t->tabs_cap = 0;
+	t->last = NULL;
+	ferry_free(t->queue);
+	t->queue = NULL;
+	t->qcap = t->qhead = t->qlen = 0;
+	ferry_free(t->poff);
+	ferry_free(t->pval);
+	ferry_free(t->plen);
+	ferry_free(t->pfmt);
+	t->poff = NULL;
+	t->pval = NULL;
+	t->plen = t->pfmt = NULL;
+	t->pcap = 0;
+	ferry_buf_free(&t->params);
+	ferry_buf_free(&t->keys);
+	PQclear(t->catalog);
+	t->catalog = NULL;
+}
+
+/* The parameter groups of statement kind, in $n order. */
+static int stmt_groups(const apply_table *at, int kind, group g[2])
+{
+	group all = {NULL, at->ncols, false, 0};
+	group old = {at->key, at->nkey, true, 1};
+	group new_key = {at->key, at->nkey, true, 0};
+	switch (kind) {
+	case ST_INSERT:
+	case ST_UPSERT:
+		g[0] = all;
+		return 1;
+	case ST_UPDATE:
+		g[0] = all;
+		g[1] = old;
+		return 2;
+	case ST_DELETE:
+		g[0] = old;
+		return 1;
+	default: /* ST_CLEAR */
+		g[0] = old;
+		g[1] = new_key;
+		return 2;
+	}
+}
+
+/* How column c's value travels: binary in the column's own type when
+ * the encoders have its form, else text of unspecified type, which the
+ * server reads as the column's type (a reused table with other types).
+ * json has no equality operator: compared, it travels as text. */
+static void param_type(const apply_col *c, bool cmp, unsigned *oid,
+                       bin_enc *enc)
+{
+	if (cmp && c->json) {
+		*enc = binary_encoding(c->vtype, OID_TEXT);
+		*oid = *enc != ENC_NONE ? OID_TEXT : 0;
+		return;
+	}
+	*enc = c->enc;
+	*oid = c->enc != ENC_NONE ? c->oid : 0;
+}
+
+/* "a" = $1 AND "b" = $2, or for a table without a key the row's ctid:
+ * one of the rows equal in every column (NULLs too), as rows that are
+ * equal cannot be told apart. */
+static void put_key_match(ferry_buf *sql, const apply_table *at, uint32_t first)
+{
+	if (at->keyless) {
+		ferry_buf_puts(sql, "ctid = (SELECT ctid FROM ");
+		ferry_buf_put_ident(sql, at->name);
+		ferry_buf_puts(sql, " WHERE ");
+	}
+	for (uint32_t k = 0; k < at->nkey; k++) {
+		const apply_col *c = &at->cols[at->key[k]];
+		if (k)
+			ferry_buf_puts(sql, " AND ");
+		ferry_buf_put_ident(sql, c->name);
+		if (at->keyless)
+			ferry_buf_printf(sql, "%s IS NOT DISTINCT FROM $%u",
+			                 c->json ? "::pg_catalog.text" : "",
+			                 first + k);
+		else
+			ferry_buf_printf(sql, " = $%u", first + k);
+	}
+	if (at->keyless)
+		ferry_buf_puts(sql, " LIMIT 1)");
+}
+
+/* INSERT INTO "t" ("a", ...) VALUES ($1, ...), and for an upsert
+ * ON CONFLICT (key) DO UPDATE SET the other columns (DO NOTHING when
+ * every column is in the key). */
+static void put_insert(ferry_buf *sql, const apply_table *at, bool upsert)
+{
+	ferry_buf_puts(sql, "INSERT INTO ");
+	ferry_buf_put_ident(sql, at->name);
+	for (uint32_t i = 0; i < at->ncols; i++) {
+		ferry_buf_puts(sql, i ? ", " : " (");
+		ferry_buf_put_ident(sql, at->cols[i].name);
+	}
+	for (uint32_t i = 0; i < at->ncols; i++)
+		ferry_buf_printf(sql, "%s$%u", i ? ", " : ") VALUES (", i + 1);
+	ferry_buf_putc(sql, ')');
+	if (!upsert)
+		return;
+	ferry_buf_puts(sql, " ON CONFLICT (");
+	for (uint32_t k = 0; k < at->nkey; k++) {
+		if (k)
+			ferry_buf_puts(sql, ", ");
+		ferry_buf_put_ident(sql, at->cols[at->key[k]].name);
+	}
+	ferry_buf_putc(sql, ')');
+	const char *sep = " DO UPDATE SET ";
+	for (uint32_t i = 0; i < at->ncols; i++) {
+		if (at->cols[i].pk_position > 0)
+			continue;
+		ferry_buf_puts(sql, sep);
+		ferry_buf_put_ident(sql, at->cols[i].name);
+		ferry_buf_puts(sql, " = EXCLUDED.");
+		ferry_buf_put_ident(sql, at->cols[i].name);
+		sep = ", ";
+	}
+	if (*sep != ',')
+		ferry_buf_puts(sql, " DO NOTHING");
+}
+
+static void stmt_sql(ferry_buf *sql, const apply_table *at, int kind)
+{
+	switch (kind) {
+	case ST_INSERT:
+	case ST_UPSERT:
+		put_insert(sql, at, kind == ST_UPSERT);
+		return;
+	case ST_UPDATE:
+		ferry_buf_puts(sql, "UPDATE ");
+		ferry_buf_put_ident(sql, at->name);
+		for (uint32_t i = 0; i < at->ncols; i++) {
+			ferry_buf_puts(sql, i ? ", " : " SET ");
+			ferry_buf_put_ident(sql, at->cols[i].name);
+			ferry_buf_printf(sql, " = $%u", i + 1);
+		}
+		ferry_buf_puts(sql, " WHERE ");
+		put_key_match(sql, at, at->ncols + 1);
+		return;
+	default: /* ST_DELETE, ST_CLEAR */
+		ferry_buf_puts(sql, "DELETE FROM ");
+		ferry_buf_put_ident(sql, at->name);
+		ferry_buf_puts(sql, " WHERE ");
+		put_key_match(sql, at, 1);
+		if (kind == ST_DELETE)
+			return;
+		ferry_buf_puts(sql, " AND EXISTS (SELECT 1 FROM ");
+		ferry_buf_put_ident(sql, at->name);
+		ferry_buf_puts(sql, " WHERE ");
+		put_key_match(sql, at, at->nkey + 1);
+		ferry_buf_putc(sql, ')');
+	}
+}
+
+/* ---- online apply: the pipeline ------------------------------------- */
+
+/* Room for n more statements and, always, the sync that ends the
+ * pipeline: giving up a batch must never need memory. */
+static int queue_reserve(ferry_target *t, size_t n, ferry_error *err)
+{
+	if (t->qlen + n + 1 <= t->qcap)
+		return 0;
+	size_t cap = t->qcap ? t->qcap * 2 : 1024;
+	while (cap < t->qlen + n + 1)
+		cap *= 2;
+	pending *q = ferry_realloc(t->queue, cap * sizeof *q);
+	if (!q)
+		return ferry_error_oom(err);
+	t->queue = q;
+	t->qcap = cap;
+	return 0;
+}
+
+/* Records a statement just sent; room was reserved before sending. */
+static void queue_push(ferry_target *t, pend_kind kind, int op, bool one,
+                       apply_table *at, size_t key_off, size_t key_len)
+{
+	pending *p = &t->queue[t->qlen++];
+	p->kind = (uint8_t)kind;
+	p->op = (uint8_t)op;
+	p->one = one;
+	p->at = at;
+	p->key_off = key_off;
+	p->key_len = key_len;
+}
+
+static const char *stmt_what(int kind)
+{
+	static const char *const what[ST_COUNT] = {
+		"insert into", "upsert into", "update of", "delete from",
+		"key move in"};
+	return what[kind];
+}
+
+/* Appends " key (id=5)" (" row (...)" without a key) for a message. */
+static void put_key_text(ferry_buf *b, const ferry_target *t,
+                         const pending *p)
+{
+	if (!p->key_len)
+		return;
+	const char *key = (const char *)t->keys.data + p->key_off;
+	ferry_buf_printf(b, " %s (%.*s)", p->at->keyless ? "row" : "key",
+	                 (int)p->key_len, key);
+}
+
+/* A change's result: the server's error, or a row count other than the
+ * one a strict change must affect. */
+static int check_change(ferry_target *t, const pending *p, PGresult *res,
+                        ferry_error *err)
+{
+	const char *op = ferry_op_name((ferry_op)p->op);
+	const char *rows = PQcmdTuples(res);
+	ferry_buf b = FERRY_BUF_INIT;
+	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		ferry_buf_printf(&b, "could not apply %s to table \"%s\"", op,
+		                 p->at->name);
+		put_key_text(&b, t, p);
+		ferry_buf_puts(&b, ": ");
+		put_pg_error(&b, t->conn, res, false);
+	} else if (p->one && strcmp(rows, "1") != 0) {
+		ferry_buf_printf(&b, "%s of \"%s\"", op, p->at->name);
+		put_key_text(&b, t, p);
+		ferry_buf_printf(&b, " matched %s rows: the target has "
+		                 "diverged", *rows ? rows : "0");
+	} else {
+		return 0;
+	}
+	const char *msg = ferry_buf_cstr(&b);
+	int rc = msg ? ferry_error_set(err, FERRY_ERROR, "%s", msg)
+	             : ferry_error_oom(err);
+	ferry_buf_free(&b);
+	return rc;
+}
+
+/* Checks the result of pending statement p. */
+static int check_result(ferry_target *t, const pending *p, PGresult *res,
+                        ferry_error *err)
+{
+	ExecStatusType st = PQresultStatus(res);
+	switch (p->kind) {
+	case PEND_CHANGE:
+		return check_change(t, p, res, err);
+	case PEND_PREPARE:
+		p->at->state[p->op] =
+		    st == PGRES_COMMAND_OK ? STMT_READY : STMT_NONE;
+		if (st == PGRES_COMMAND_OK)
+			return 0;
+		return fail_pg(err, FERRY_ERROR, t->conn, res, false,
+		               "could not prepare the %s table \"%s\"",
+		               stmt_what(p->op), p->at->name);
+	case PEND_CATALOG:
+		if (st == PGRES_TUPLES_OK)
+			return 0;
+		return fail_pg(err, FERRY_ERROR, t->conn, res, false,
+		               "could not inspect table \"%s\"", p->at->name);
+	case PEND_CHECKPOINT:
+		if (st == PGRES_COMMAND_OK && !strcmp(PQcmdTuples(res), "1"))
+			return 0;
+		if (st == PGRES_COMMAND_OK)
+			return ferry_error_set(err, FERRY_ERROR,
+			                       "checkpoint of migration \"%s\" "
+			                       "would go back to %llu: another "
+			                       "replayer has passed it",
+			                       t->migration,
+			                       (unsigned long long)t->lsn);
+		return fail_pg(err, FERRY_ERROR, t->conn, res, false,
+		               "could not write the checkpoint of migration "
+		               "\"%s\"", t->migration);
+	default: /* PEND_BEGIN */
+		if (st == PGRES_COMMAND_OK)
+			return 0;
+		return fail_pg(err, FERRY_ERROR, t->conn, res, false,
+		               "could not begin a batch");
+	}
+}
+
+/* Reads and checks the result of the oldest statement sent (waiting
+ * for it); a catalog result is kept in t->catalog for the caller. */
+static int take_result(ferry_target *t, ferry_error *err)
+{
+	const pending *p = &t->queue[t->qhead++];
+	PGresult *res = PQgetResult(t->conn);
+	int rc = 0;
+	if (p->kind == PEND_SYNC) {
+		if (PQresultStatus(res) != PGRES_PIPELINE_SYNC)
+			rc = fail_pg(err, FERRY_ERROR, t->conn, res, false,
+			             "could not end the batch's pipeline");
+		PQclear(res);
+		return rc;
+	}
+	if (!res) {
+		/* the connection is gone: an unprepared statement stays so */
+		if (p->kind == PEND_PREPARE)
+			p->at->state[p->op] = STMT_NONE;
+		return fail_pg(err, FERRY_ERROR, t->conn, NULL, false,
+		               "could not apply changes");
+	}
+	rc = check_result(t, p, res, err);
+	if (p->kind == PEND_CATALOG && rc == 0)
+		t->catalog = res;
+	else
+		PQclear(res);
+	while ((res = PQgetResult(t->conn)) != NULL) /* its end: NULL */
+		PQclear(res);
+	return rc;
+}
+
+/* Takes the results that have arrived, without waiting. */
+static int take_ready(ferry_target *t, ferry_error *err)
+{
+	t->since_read = 0;
+	if (!PQconsumeInput(t->conn))
+		return fail_pg(err, FERRY_ERROR, t->conn, NULL, false,
+		               "could not apply changes");
+	while (t->qhead < t->qlen && !PQisBusy(t->conn)) {
+		int rc = take_result(t, err);
+		if (rc < 0)
+			return rc;
+	}
+	if (t->qhead == t->qlen)
+		t->qhead = t->qlen = 0;
+	return 0;
+}
+
+/* Sends the sync if it is not out yet, reads every result left
+ * (errors ignored: the batch is being given up) and leaves pipeline
+ * mode. */
+static void drain_pipeline(ferry_target *t)
+{
+	if (PQpipelineStatus(t->conn) == PQ_PIPELINE_OFF)
+		return;
+	if (!t->synced && t->qlen < t->qcap && PQpipelineSync(t->conn) == 1) {
+		queue_push(t, PEND_SYNC, 0, false, NULL, 0, 0);
+		t->synced = true;
+	}
+	while (t->qhead < t->qlen) {
+		/* without a sync sent, reading would wait forever */
+		if (!t->synced || PQstatus(t->conn) != CONNECTION_OK) {
+			const pending *p = &t->queue[t->qhead++];
+			if (p->kind == PEND_PREPARE)
+				p->at->state[p->op] = STMT_NONE;
+			continue;
+		}
+		take_result(t, NULL);
+	}
+	t->qhead = t->qlen = 0;
+	PQexitPipelineMode(t->conn);
+}
+
+/* Forgets the batch: tables whose definition changed during it go, with
+ * their statements. */
+static void end_batch(ferry_target *t)
+{
+	uint32_t kept = 0;
+	for (uint32_t i = 0; i < t->ntabs; i++) {
+		apply_table *at = t->tabs[i];
+		if (!at->retired) {
+			t->tabs[kept++] = at;
+			continue;
+		}
+		for (int k = 0; k < ST_COUNT; k++) {
+			char sql[64];
+			if (at->state[k] != STMT_READY)
+				continue;
+			snprintf(sql, sizeof sql, "DEALLOCATE %s", at->stmt[k]);
+			PQclear(PQexec(t->conn, sql)); /* best effort */
+		}
+		free_apply_table(at);
+	}
+	t->ntabs = kept;
+	t->last = NULL;
+	t->applying = false;
+	t->apply_failed = false;
+	t->synced = false;
+	t->qhead = t->qlen = 0;
+	PQclear(t->catalog);
+	t->catalog = NULL;
+	ferry_buf_reset(&t->keys);
+	if (t->keys.cap > 4 * FLUSH_BYTES) /* a huge batch: give it back */
+		ferry_buf_free(&t->keys);
+}
+
+static void pg_apply_abort(ferry_target *t)
+{
+	if (!t || !t->applying)
+		return;
+	drain_pipeline(t);
+	PGTransactionStatusType ts = PQtransactionStatus(t->conn);
+	if (ts == PQTRANS_INTRANS || ts == PQTRANS_INERROR)
+		PQclear(PQexec(t->conn, "ROLLBACK"));
+	end_batch(t);
+}
+
+/* ---- online apply: tables ------------------------------------------- */
+
+/* Whether at was made from this very definition of the table. */
+static bool same_definition(const apply_table *at, const ferry_table *table)
+{
+	if (at->ncols != table->ncolumns || strcmp(at->name, table->name) != 0)
+		return false;
+	for (uint32_t i = 0; i < at->ncols; i++) {
+		const ferry_column *c = &table->columns[i];
+		if (at->cols[i].kind != c->type.kind ||
+		    at->cols[i].pk_position != c->pk_position ||
+		    strcmp(at->cols[i].name, c->name) != 0)
+			return false;
+	}
+	return true;
+}
+
+/* Copies what the statements need of table; the key is the primary key
+ * in pk_position order, or every column. */
+static int copy_definition(apply_table *at, const ferry_table *table,
+                           ferry_error *err)
+{
+	uint32_t n = table->ncolumns, npk = ferry_table_pk_count(table);
+	at->name = ferry_strdup(table->name);
+	at->cols = ferry_calloc(n, sizeof *at->cols);
+	at->key = ferry_calloc(n, sizeof *at->key);
+	if (!at->name || !at->cols || !at->key)
+		return ferry_error_oom(err);
+	at->ncols = n;
+	at->keyless = npk == 0;
+	at->nkey = at->keyless ? n : npk;
+	for (uint32_t k = 0; k < at->nkey; k++)
+		at->key[k] = at->keyless ? k : UINT32_MAX;
+	for (uint32_t i = 0; i < n; i++) {
+		const ferry_column *c = &table->columns[i];
+		apply_col *ac = &at->cols[i];
+		if (!(ac->name = ferry_strdup(c->name)))
+			return ferry_error_oom(err);
+		ac->kind = c->type.kind;
+		ac->pk_position = c->pk_position;
+		ac->vtype = ferry_sqltype_value_type(&c->type);
+		if (c->pk_position > 0 && (uint32_t)c->pk_position <= npk)
+			at->key[c->pk_position - 1] = i;
+	}
+	for (uint32_t k = 0; k < at->nkey; k++)
+		if (at->key[k] == UINT32_MAX)
+			return ferry_error_set(err, FERRY_EINVAL,
+			                       "could not apply changes to "
+			                       "table \"%s\": its primary key "
+			                       "positions are not 1..%u",
+			                       table->name, npk);
+	return 0;
+}
+
+/* Asks the server for the column types of the table the statements
+ * will reach (by the search_path, as they do) without leaving the
+ * pipeline: the query goes out with a flush request and the results
+ * before it are read (and checked) on the way. */
+static int ask_types(ferry_target *t, apply_table *at, ferry_error *err)
+{
+	static const char sql[] =
+	    "SELECT a.attname, CASE WHEN ty.typtype = 'd' THEN ty.typbasetype "
+	    "ELSE a.atttypid END FROM pg_catalog.pg_attribute a "
+	    "JOIN pg_catalog.pg_type ty ON ty.oid = a.atttypid "
+	    "WHERE a.attrelid = pg_catalog.to_regclass($1) AND a.attnum > 0 "
+	    "AND NOT a.attisdropped ORDER BY a.attnum";
+	ferry_buf quoted = FERRY_BUF_INIT;
+	ferry_buf_put_ident(&quoted, at->name);
+	const char *params[1] = {ferry_buf_cstr(&quoted)};
+	int rc = params[0] ? queue_reserve(t, 1, err) : ferry_error_oom(err);
+	bool sent = rc == 0 && PQsendQueryParams(t->conn, sql, 1, NULL, params,
+	                                         NULL, NULL, 0);
+	if (sent)
+		queue_push(t, PEND_CATALOG, 0, false, at, 0, 0);
+	if (rc == 0 && (!sent || !PQsendFlushRequest(t->conn)))
+		rc = fail_pg(err, FERRY_ERROR, t->conn, NULL, false,
+		             "could not inspect table \"%s\"", at->name);
+	ferry_buf_free(&quoted);
+	while (rc == 0 && !t->catalog && t->qhead < t->qlen)
+		rc = take_result(t, err);
+	return rc;
+}
+
+/* Each column's type from the catalog, and with it how its values
+ * travel (param_type). */
+static int load_types(ferry_target *t, apply_table *at, ferry_error *err)
+{
+	int rc = ask_types(t, at, err);
+	if (rc < 0)
+		return rc;
+	const PGresult *res = t->catalog;
+	int rows = PQntuples(res);
+	if (rows == 0)
+		rc = ferry_error_set(err, FERRY_ENOTFOUND,
+		                     "could not apply changes to table \"%s\": "
+		                     "it does not exist", at->name);
+	for (uint32_t i = 0; rc == 0 && i < at->ncols; i++) {
+		apply_col *c = &at->cols[i];
+		int r = 0;
+		while (r < rows && !same_name(c->name, PQgetvalue(res, r, 0)))
+			r++;
+		if (r == rows) {
+			rc = ferry_error_set(err, FERRY_ENOTFOUND,
+			                     "could not apply changes to "
+			                     "table \"%s\": it has no column "
+			                     "\"%s\"", at->name, c->name);
+			break;
+		}
+		c->oid = (unsigned)strtoul(PQgetvalue(res, r, 1), NULL, 10);
+		c->enc = binary_encoding(c->vtype, c->oid);
+		c->real = c->oid == OID_FLOAT4;
+		c->json = c->oid == OID_JSON;
+	}
+	PQclear(t->catalog);
+	t->catalog = NULL;
+	return rc;
+}
+
+/* Makes the parameter arrays hold a statement of at (2 * ncols at most). */
+static int params_room(ferry_target *t, uint32_t n, ferry_error *err)
+{
+	if (n <= t->pcap)
+		return 0;
+	size_t *off = ferry_realloc(t->poff, n * sizeof *off);
+	if (off)
+		t->poff = off;
+	const char **val = off ? ferry_realloc(t->pval, n * sizeof *val) : NULL;
+	if (val)
+		t->pval = val;
+	int *len = val ? ferry_realloc(t->plen, n * sizeof *len) : NULL;
+	if (len)
+		t->plen = len;
+	int *fmt = len ? ferry_realloc(t->pfmt, n * sizeof *fmt) : NULL;
+	if (!fmt)
+		return ferry_error_oom(err);
+	t->pfmt = fmt;
+	t->pcap = n;
+	return 0;
+}
+
+/* A new cache entry for table.  Once the catalog query is out, a
+ * failure keeps the entry (retired) until the batch ends, as the query's
+ * pending result refers to it. */
+static int new_apply_table(ferry_target *t, const ferry_table *table,
+                           apply_table **out, ferry_error *err)
+{
+	apply_table *at = ferry_calloc(1, sizeof *at);
+	int rc = at ? copy_definition(at, table, err) : ferry_error_oom(err);
+	if (rc == 0)
+		rc = params_room(t, 2 * table->ncolumns, err);
+	if (rc == 0 && t->ntabs == t->tabs_cap) {
+		uint32_t cap = t->tabs_cap ? 2 * t->tabs_cap : 8;
+		apply_table **tabs = ferry_realloc(t->tabs, cap * sizeof *tabs);
+		if (!tabs)
+			rc = ferry_error_oom(err);
+		else
+			t->tabs = tabs, t->tabs_cap = cap;
+	}
+	if (rc < 0) {
+		free_apply_table(at);
+		return rc;
+	}
+	t->tabs[t->ntabs++] = at;
+	rc = load_types(t, at, err);
+	at->retired = rc < 0;
+	*out = at;
+	return rc;
+}
+
+/* The statements of table: cached on the connection, made anew (the old
+ * ones retired) when the definition changed (a schema change). */
+static int find_apply_table(ferry_target *t, const ferry_table *table,
+                            apply_table **out, ferry_error *err)
+{
+	apply_table *at = t->last;
+	if (at && same_definition(at, table)) {
+		*out = at;
+		return 0;
+	}
+	for (uint32_t i = 0; i < t->ntabs; i++) {
+		at = t->tabs[i];
+		if (at->retired || strcmp(at->name, table->name) != 0)
+			continue;
+		if (same_definition(at, table)) {
+			*out = t->last = at;
+			return 0;
+		}
+		at->retired = true;
+	}
+	int rc = new_apply_table(t, table, out, err);
+	if (rc == 0)
+		t->last = *out;
+	return rc;
+}
+
+/* Sends the Parse of statement kind unless it is prepared (or on its
+ * way: the server takes the Parse before the statement's first use). */
+static int ensure_stmt(ferry_target *t, apply_table *at, int kind,
+                       ferry_error *err)
+{
+	if (at->state[kind] != STMT_NONE)
+		return 0;
+	group g[2];
+	int ng = stmt_groups(at, kind, g), n = 0;
+	Oid *types = ferry_calloc(2 * at->ncols + 1, sizeof *types);
+	ferry_buf sql = FERRY_BUF_INIT;
+	stmt_sql(&sql, at, kind);
+	const char *text = ferry_buf_cstr(&sql);
+	int rc = types && text ? 0 : ferry_error_oom(err);
+	for (int i = 0; rc == 0 && i < ng; i++)
+		for (uint32_t k = 0; k < g[i].n; k++) {
+			bin_enc enc;
+			unsigned oid;
+			uint32_t col = g[i].cols ? g[i].cols[k] : k;
+			param_type(&at->cols[col], g[i].cmp, &oid, &enc);
+			types[n++] = oid;
+		}
+	snprintf(at->stmt[kind], sizeof at->stmt[kind], "ferry_apply_%u",
+	         t->next_stmt++);
+	if (rc == 0 && !PQsendPrepare(t->conn, at->stmt[kind], text, n, types))
+		rc = fail_pg(err, FERRY_ERROR, t->conn, NULL, false,
+		             "could not prepare the %s table \"%s\"",
+		             stmt_what(kind), at->name);
+	if (rc == 0) {
+		queue_push(t, PEND_PREPARE, kind, false, at, 0, 0);
+		at->state[kind] = STMT_SENT;
+	}
+	ferry_free(types);
+	ferry_buf_free(&sql);
+	return rc;
+}
+
+/* ---- online apply: values ------------------------------------------- */
+
+/* A parameter in text: the value's plain text form (no COPY escapes),
+ * NUL-terminated as libpq takes text parameters; NULL for a payload
+ * holding a NUL, which text cannot carry. */
+static uint8_t *put_param_text(uint8_t *p, bool real, const ferry_value *v)
+{
+	switch (v->type) {
+	case FERRY_INT:
+		p = put_int(p, v->u.i);
+		break;
+	case FERRY_FLOAT:
+		p = put_float(p, v->u.f, real);
+		break;
+	case FERRY_BLOB:
+		p = PUT_LIT(p, "\\x");
+		for (size_t i = 0; i < v->u.s.len; i++) {
+			uint8_t b = (uint8_t)v->u.s.ptr[i];
+			*p++ = (uint8_t)hex_digits[b >> 4];
+			*p++ = (uint8_t)hex_digits[b & 15];
+		}
+		break;
+	case FERRY_BOOL:
+		*p++ = v->u.b ? 't' : 'f';
+		break;
+	case FERRY_DATE:
+		p = put_date(p, v->u.date);
+		break;
+	case FERRY_TIMESTAMP:
+	case FERRY_TIMESTAMPTZ:
+		p = put_timestamp(p, v->u.i, v->type == FERRY_TIMESTAMPTZ);
+		break;
+	case FERRY_UUID:
+		p = put_uuid(p, v->u.uuid);
+		break;
+	default: /* NUMERIC, TEXT, JSON */
+		if (v->u.s.len && memchr(v->u.s.ptr, 0, v->u.s.len))
+			return NULL;
+		if (v->u.s.len)
+			memcpy(p, v->u.s.ptr, v->u.s.len);
+		p += v->u.s.len;
+	}
+	*p++ = '\0';
+	return p;
+}
+
+static int bad_param(const apply_table *at, ferry_op op, const apply_col *c,
+                     const ferry_value *v, ferry_error *err)
+{
+	if (v->type != c->vtype)
+		return ferry_error_set(err, FERRY_EINVAL,
+		                       "could not apply %s to table \"%s\": "
+		                       "column \"%s\" got a %s value, expected "
+		                       "%s",
+		                       ferry_op_name(op), at->name, c->name,
+		                       ferry_type_name(v->type),
+		                       ferry_type_name(c->vtype));
+	ferry_buf shown = FERRY_BUF_INIT;
+	ferry_value_format(v, &shown, 40);
+	const char *s = ferry_buf_cstr(&shown);
+	int rc = ferry_error_set(err, FERRY_ERROR,
+	                         "could not apply %s to table \"%s\": value %s "
+	                         "cannot be stored in column \"%s\"",
+	                         ferry_op_name(op), at->name, s ? s : "?",
+	                         c->name);
+	ferry_buf_free(&shown);
+	return rc;
+}
+
+/* Encodes one value as the next parameter. */
+static int put_param(ferry_target *t, const apply_table *at, ferry_op op,
+                     const apply_col *c, bool cmp, const ferry_value *v,
+                     ferry_error *err)
+{
+	uint32_t i = t->nparams++;
+	t->poff[i] = SIZE_MAX;
+	t->plen[i] = 0;
+	t->pfmt[i] = 0;
+	if (v->type == FERRY_NULL)
+		return 0;
+	bin_enc enc;
+	unsigned oid;
+	param_type(c, cmp, &oid, &enc);
+	if (v->type != c->vtype ||
+	    (ferry_type_has_bytes(v->type) && v->u.s.len > INT32_MAX - 1))
+		return bad_param(at, op, c, v, err);
+	uint8_t *p = room(&t->params, value_room(v) + 1), *end;
+	if (!p)
+		return ferry_error_oom(err);
+	end = enc != ENC_NONE ? put_binary_value(p, enc, v)
+	                      : put_param_text(p, c->real, v);
+	if (!end)
+		return bad_param(at, op, c, v, err);
+	size_t off = (size_t)(p - t->params.data);
+	t->poff[i] = enc != ENC_NONE ? off + 4 : off; /* after the length */
+	t->plen[i] = enc != ENC_NONE ? (int)(end - p - 4) : 0;
+	t->pfmt[i] = enc != ENC_NONE;
+	t->params.len = (size_t)(end - t->params.data);
+	return 0;
+}
+
+/* The parameters of statement kind from the new values (after) and the
+ * row whose key identifies the row to change (old). */
+static int encode_params(ferry_target *t, const apply_table *at, int kind,
+                         ferry_op op, const ferry_row *after,
+                         const ferry_row *old, ferry_error *err)
+{
+	group g[2];
+	int ng = stmt_groups(at, kind, g), rc = 0;
+	t->nparams = 0;
+	ferry_buf_reset(&t->params);
+	for (int i = 0; rc == 0 && i < ng; i++) {
+		const ferry_row *row = g[i].image ? old : after;
+		for (uint32_t k = 0; rc == 0 && k < g[i].n; k++) {
+			uint32_t col = g[i].cols ? g[i].cols[k] : k;
+			rc = put_param(t, at, op, &at->cols[col], g[i].cmp,
+			               &row->values[col], err);
+		}
+	}
+	for (uint32_t i = 0; rc == 0 && i < t->nparams; i++)
+		t->pval[i] = t->poff[i] == SIZE_MAX
+		                 ? NULL
+		                 : (const char *)t->params.data + t->poff[i];
+	return rc;
+}
+
+/* Appends "id=5, b='x'" (the key of row) to t->keys for messages. */
+static int put_key(ferry_target *t, const apply_table *at,
+                   const ferry_row *row, size_t *off, size_t *len,
+                   ferry_error *err)
+{
+	*off = t->keys.len;
+	for (uint32_t k = 0; k < at->nkey; k++) {
+		const apply_col *c = &at->cols[at->key[k]];
+		if (k)
+			ferry_buf_puts(&t->keys, ", ");
+		ferry_buf_puts(&t->keys, c->name);
+		ferry_buf_putc(&t->keys, '=');
+		ferry_value_format(&row->values[at->key[k]], &t->keys, 40);
+	}
+	*len = t->keys.len - *off;
+	return ferry_buf_failed(&t->keys) ? ferry_error_oom(err) : 0;
+}
+
+/* Sends one change's statement: after holds the new values, old the row
+ * whose key finds the row to change; one: exactly one row must be
+ * affected (checked when its result is read). */
+static int send_change(ferry_target *t, apply_table *at, int kind,
+                       ferry_op op, const ferry_row *after,
+                       const ferry_row *old, bool one, ferry_error *err)
+{
+	size_t key_off = 0, key_len = 0;
+	int rc = queue_reserve(t, 2, err);
+	if (rc == 0)
+		rc = ensure_stmt(t, at, kind, err);
+	if (rc == 0)
+		rc = encode_params(t, at, kind, op, after, old, err);
+	if (rc == 0 && old)
+		rc = put_key(t, at, old, &key_off, &key_len, err);
+	if (rc < 0)
+		return rc;
+	if (!PQsendQueryPrepared(t->conn, at->stmt[kind], (int)t->nparams,
+	                         t->pval, t->plen, t->pfmt, 0))
+		return fail_pg(err, FERRY_ERROR, t->conn, NULL, false,
+		               "could not apply %s to table \"%s\"",
+		               ferry_op_name(op), at->name);
+	queue_push(t, PEND_CHANGE, op, one, at, key_off, key_len);
+	return 0;
+}
+
+/* ---- online apply: the operations ----------------------------------- */
+
+static const char checkpoint_table_sql[] =
+    "CREATE TABLE IF NOT EXISTS _ferry_checkpoint (migration text PRIMARY "
+    "KEY, lsn bigint NOT NULL, updated timestamptz NOT NULL DEFAULT now())";
+
+/* Creates _ferry_checkpoint once per connection, in its own transaction
+ * before the batch's.  Two connections creating it at once: the loser's
+ * unique violation means it exists. */
+static int ensure_checkpoint_table(ferry_target *t, ferry_error *err)
+{
+	if (t->ckpt_ready)
+		return 0;
+	PGresult *res = PQexec(t->conn, checkpoint_table_sql);
+	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+	int rc = 0;
+	if (PQresultStatus(res) != PGRES_COMMAND_OK &&
+	    !(state && (strcmp(state, "23505") == 0 ||
+	                strcmp(state, "42P07") == 0)))
+		rc = fail_pg(err, FERRY_ERROR, t->conn, res, false,
+		             "could not create table \"_ferry_checkpoint\"");
+	PQclear(res);
+	t->ckpt_ready = rc == 0;
+	return rc;
+}
+
+static int pg_apply_begin(ferry_target *t, ferry_error *err)
+{
+	if (t->applying || t->copying)
+		return ferry_error_set(err, FERRY_EINVAL,
+		                       "could not begin a batch: %s is open",
+		                       t->applying ? "another batch"
+		                                   : "a copy");
+	int rc = ensure_checkpoint_table(t, err);
+	if (rc == 0)
+		rc = queue_reserve(t, 1, err);
+	if (rc < 0)
+		return rc;
+	if (!PQenterPipelineMode(t->conn))
+		return fail_pg(err, FERRY_ERROR, t->conn, NULL, false,
+		               "could not begin a batch");
+	t->applying = true;
+	if (!PQsendQueryParams(t->conn, "BEGIN", 0, NULL, NULL, NULL, NULL,
+	                       0)) {
+		rc = fail_pg(err, FERRY_ERROR, t->conn, NULL, false,
+		             "could not begin a batch");
+		pg_apply_abort(t);
+		return rc;
+	}
+	queue_push(t, PEND_BEGIN, 0, false, NULL, 0, 0);
+	return 0;
+}
+
+/* The images op needs, of the table's width; changes only to tables
+ * with columns (there is nothing to match rows of the others by). */
+static int check_images(const ferry_table *table, ferry_op op,
+                        const ferry_row *before, const ferry_row *after,
+                        ferry_error *err)
+{
+	const char *name = ferry_op_name(op);
+	const char *why = NULL;
+	if (op < FERRY_OP_INSERT || op > FERRY_OP_TRUNCATE)
+		why = "not a row change";
+	else if (table->ncolumns == 0)
+		return ferry_error_set(err, FERRY_EUNSUPPORTED,
+		                       "could not apply %s to table \"%s\": it "
+		                       "has no columns", name, table->name);
+	else if ((op == FERRY_OP_INSERT || op == FERRY_OP_UPDATE) && !after)
+		why = "the after-image is missing";
+	else if (op == FERRY_OP_DELETE && !before)
+		why = "the before-image is missing";
+	else if (op == FERRY_OP_UPDATE && !before &&
+	         ferry_table_pk_count(table) == 0)
+		why = "a table without primary key needs the before-image";
+	else if ((after && op != FERRY_OP_DELETE &&
+	          after->ncols != table->ncolumns) ||
+	         (before && before->ncols != table->ncolumns))
+		why = "an image does not have a value per column";
+	if (!why)
+		return 0;
+	return ferry_error_set(err, FERRY_EINVAL,
+	                       "could not apply %s to table \"%s\": %s", name,
+	                       table->name, why);
+}
+
+/* Whether the key columns of a and b hold the same values. */
+static bool same_key(const apply_table *at, const ferry_row *a,
+                     const ferry_row *b)
+{
+	for (uint32_t k = 0; k < at->nkey; k++)
+		if (!ferry_value_identical(&a->values[at->key[k]],
+		                           &b->values[at->key[k]]))
+			return false;
+	return true;
+}
+
+/* An idempotent update: the after-image is upserted; a changed key
+ * first moves the row still at the old key (an UPDATE, so that the
+ * target's ON UPDATE actions apply, not ON DELETE ones), after deleting
+ * it if the new key already has a row (the snapshot had both). */
+static int apply_update(ferry_target *t, apply_table *at,
+                        const ferry_row *before, const ferry_row *after,
+                        bool idempotent, ferry_error *err)
+{
+	if (!idempotent)
+		return send_change(t, at, ST_UPDATE, FERRY_OP_UPDATE, after,
+		                   before ? before : after, true, err);
+	int rc = 0;
+	if (before && !same_key(at, before, after)) {
+		rc = send_change(t, at, ST_CLEAR, FERRY_OP_UPDATE, after,
+		                 before, false, err);
+		if (rc == 0)
+			rc = send_change(t, at, ST_UPDATE, FERRY_OP_UPDATE,
+			                 after, before, false, err);
+	}
+	if (rc == 0)
+		rc = send_change(t, at, ST_UPSERT, FERRY_OP_UPDATE, after, NULL,
+		                 false, err);
+	return rc;
+}
+
+/* TRUNCATE without CASCADE, as prepare_table: emptying other tables is
+ * not ours to decide (a referenced table fails the batch instead). */
+static int apply_truncate(ferry_target *t, apply_table *at, ferry_error *err)
+{
+	ferry_buf sql = FERRY_BUF_INIT;
+	ferry_buf_puts(&sql, "TRUNCATE ");
+	ferry_buf_put_ident(&sql, at->name);
+	const char *text = ferry_buf_cstr(&sql);
+	int rc = text ? queue_reserve(t, 1, err) : ferry_error_oom(err);
+	if (rc == 0 &&
+	    !PQsendQueryParams(t->conn, text, 0, NULL, NULL, NULL, NULL, 0))
+		rc = fail_pg(err, FERRY_ERROR, t->conn, NULL, false,
+		             "could not apply truncate to table \"%s\"",
+		             at->name);
+	if (rc == 0)
+		queue_push(t, PEND_CHANGE, FERRY_OP_TRUNCATE, false, at, 0, 0);
+	ferry_buf_free(&sql);
+	return rc;
+}
+
+static int send_op(ferry_target *t, apply_table *at, ferry_op op,
+                   const ferry_row *before, const ferry_row *after,
+                   bool idempotent, ferry_error *err)
+{
+	if (idempotent && at->keyless && op != FERRY_OP_TRUNCATE)
+		return ferry_error_set(err, FERRY_EUNSUPPORTED,
+		                       "could not apply %s to table \"%s\" "
+		                       "idempotently: it has no primary key to "
+		                       "match rows by", ferry_op_name(op),
+		                       at->name);
+	switch (op) {
+	case FERRY_OP_INSERT:
+		return send_change(t, at, idempotent ? ST_UPSERT : ST_INSERT,
+		                   op, after, NULL, !idempotent, err);
+	case FERRY_OP_UPDATE:
+		return apply_update(t, at, before, after, idempotent, err);
+	case FERRY_OP_DELETE:
+		return send_change(t, at, ST_DELETE, op, NULL, before,
+		                   !idempotent, err);
+	default:
+		return apply_truncate(t, at, err);
+	}
+}
+
+static int pg_apply_change(ferry_target *t, const ferry_table *table,
+                           ferry_op op, const ferry_row *before,
+                           const ferry_row *after, bool idempotent,
+                           ferry_error *err)
+{
+	if (!t->applying || t->apply_failed)
+		return ferry_error_set(err, FERRY_EINVAL,
+		                       "could not apply a change to table "
+		                       "\"%s\": %s", table->name,
+		                       t->applying ? "the batch has failed"
+		                                   : "no batch is open");
+	apply_table *at = NULL;
+	int rc = check_images(table, op, before, after, err);
+	if (rc == 0)
+		rc = find_apply_table(t, table, &at, err);
+	if (rc == 0)
+		rc = send_op(t, at, op, before, after, idempotent, err);
+	if (rc == 0 && ++t->since_read >= READ_EVERY)
+		rc = take_ready(t, err);
+	t->apply_failed = rc < 0;
+	return rc;
+}
+
+/* Sends the checkpoint's upsert; it never moves back (two replayers of
+ * one migration would otherwise both commit). */
+static int send_checkpoint(ferry_target *t, const char *migration,
+                           uint64_t lsn, ferry_error *err)
+{
+	static const char sql[] =
+	    "INSERT INTO _ferry_checkpoint AS c (migration, lsn, updated) "
+	    "VALUES ($1, $2, now()) ON CONFLICT (migration) DO UPDATE SET "
+	    "lsn = EXCLUDED.lsn, updated = EXCLUDED.updated "
+	    "WHERE c.lsn <= EXCLUDED.lsn";
+	static const Oid types[2] = {OID_TEXT, OID_INT8};
+	char lsn_text[24];
+	snprintf(lsn_text, sizeof lsn_text, "%llu", (unsigned long long)lsn);
+	const char *params[2] = {migration, lsn_text};
+	int rc = queue_reserve(t, 1, err);
+	if (rc == 0 &&
+	    !PQsendQueryParams(t->conn, sql, 2, types, params, NULL, NULL, 0))
+		rc = fail_pg(err, FERRY_ERROR, t->conn, NULL, false,
+		             "could not write the checkpoint of migration "
+		             "\"%s\"", migration);
+	if (rc == 0)
+		queue_push(t, PEND_CHECKPOINT, 0, false, NULL, 0, 0);
+	return rc;
+}
+
+static int check_migration(const char *migration, uint64_t lsn,
+                           ferry_error *err)
+{
+	if (!migration || !*migration)
+		return ferry_error_set(err, FERRY_EINVAL,
+		                       "could not use a checkpoint: the "
+		                       "migration has no name");
+	if (lsn > INT64_MAX)
+		return ferry_error_set(err, FERRY_EINVAL,
+		                       "could not write the checkpoint of "
+		                       "migration \"%s\": lsn %llu is above "
+		                       "the largest bigint",
+		                       migration, (unsigned long long)lsn);
+	return 0;
+}
+
+/* Checkpoint, sync, every result checked, and only then COMMIT. */
+static int pg_apply_commit(ferry_target *t, const char *migration,
+                           uint64_t lsn, ferry_error *err)
+{
+	if (!t->applying || t->apply_failed) {
+		bool failed = t->applying;
+		pg_apply_abort(t);
+		return ferry_error_set(err, FERRY_EINVAL,
+		                       "could not commit the batch: %s",
+		                       failed ? "a change failed"
+		                              : "no batch is open");
+	}
+	t->migration = migration;
+	t->lsn = lsn;
+	int rc = check_migration(migration, lsn, err);
+	if (rc == 0)
+		rc = send_checkpoint(t, migration, lsn, err);
+	if (rc == 0 && !PQpipelineSync(t->conn))
+		rc = fail_pg(err, FERRY_ERROR, t->conn, NULL, false,
+		             "could not commit the batch");
+	if (rc == 0) {
+		queue_push(t, PEND_SYNC, 0, false, NULL, 0, 0);
+		t->synced = true;
+	}
+	while (rc == 0 && t->qhead < t->qlen)
+		rc = take_result(t, err);
+	if (rc == 0 && !PQexitPipelineMode(t->conn))
+		rc = fail_pg(err, FERRY_ERROR, t->conn, NULL, false,
+		             "could not commit the batch");
+	if (rc == 0)
+		rc = exec_cmd(t, "COMMIT", err, "could not commit the batch");
+	if (rc < 0)
+		pg_apply_abort(t); /* reads what is left, rolls back */
+	else
+		end_batch(t);
+	t->migration = NULL;
+	return rc;
+}
+
+static int refuse_in_batch(const ferry_target *t, const char *migration,
+                           ferry_error *err)
+{
+	if (t->applying || t->copying)
+		return ferry_error_set(err, FERRY_EINVAL,
+		                       "could not use the checkpoint of "
+		                       "migration \"%s\": %s is open",
+		                       migration ? migration : "",
+		                       t->applying ? "a batch" : "a copy");
+	return check_migration(migration, 0, err);
+}
+
+static bool missing_table(const PGresult *res)
+{
+	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+	return state && strcmp(state, "42P01") == 0;
+}
+
+static int pg_checkpoint_get(ferry_target *t, const char *migration,
+                             uint64_t *lsn, ferry_error *err)
+{
+	*lsn = 0;
+	int rc = refuse_in_batch(t, migration, err);
+	if (rc < 0)
+		return rc;
+	const char *params[1] = {migration};
+	PGresult *res = PQexecParams(t->conn, "SELECT lsn FROM "
+	                             "_ferry_checkpoint WHERE migration = $1",
+	                             1, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
+		*lsn = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
+	else if (PQresultStatus(res) != PGRES_TUPLES_OK && !missing_table(res))
+		rc = fail_pg(err, FERRY_ERROR, t->conn, res, false,
+		             "could not read the checkpoint of migration "
+		             "\"%s\"", migration);
+	PQclear(res);
+	return rc;
+}
+
+/* Deletes the row, and the table once it is empty, in one transaction
+ * that locks the table first: no other migration's checkpoint can
+ * arrive between the check and the drop. */
+static int drop_checkpoint(ferry_target *t, const char *migration,
+                           ferry_error *err)
+{
+	const char *params[1] = {migration};
+	PGresult *res = PQexec(t->conn, "LOCK TABLE _ferry_checkpoint IN "
+	                                "ACCESS EXCLUSIVE MODE");
+	int rc = 0;
+	if (PQresultStatus(res) == PGRES_COMMAND_OK) {
+		PQclear(res);
+		res = PQexecParams(t->conn, "DELETE FROM _ferry_checkpoint "
+		                   "WHERE migration = $1", 1, NULL, params,
+		                   NULL, NULL, 0);
+	}
+	if (PQresultStatus(res) == PGRES_COMMAND_OK) {
+		PQclear(res);
+		res = PQexec(t->conn, "SELECT NOT EXISTS (SELECT 1 FROM "
+		                      "_ferry_checkpoint)");
+	}
+	bool empty = PQresultStatus(res) == PGRES_TUPLES_OK &&
+	             strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	if (PQresultStatus(res) == PGRES_TUPLES_OK && empty) {
+		PQclear(res);
+		res = PQexec(t->conn, "DROP TABLE _ferry_checkpoint");
+	}
+	ExecStatusType st = PQresultStatus(res);
+	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK &&
+	    !missing_table(res))
+		rc = fail_pg(err, FERRY_ERROR, t->conn, res, false,
+		             "could not drop the checkpoint of migration "
+		             "\"%s\"", migration);
+	PQclear(res);
+	return rc;
+}
+
+static int pg_checkpoint_drop(ferry_target *t, const char *migration,
+                              ferry_error *err)
+{
+	int rc = refuse_in_batch(t, migration, err);
+	if (rc == 0)
+		rc = exec_cmd(t, "BEGIN", err, "could not drop the checkpoint "
+		              "of migration \"%s\"", migration);
+	if (rc < 0)
+		return rc;
+	rc = drop_checkpoint(t, migration, err);
+	if (rc == 0)
+		rc = exec_cmd(t, "COMMIT", err, "could not drop the checkpoint "
+		              "of migration \"%s\"", migration);
+	else
+		PQclear(PQexec(t->conn, "ROLLBACK"));
+	t->ckpt_ready = false; /* perhaps dropped: created again on demand */
+	return rc;
+}
+
 const ferry_target_ops ferry_pg_target_ops = {
 	.name = "postgresql",
 	.open = pg_open,
@@ -1924,5 +3217,11 @@ const ferry_target_ops ferry_pg_target_ops = {
 	.copy_abort = pg_copy_abort,
 	.finish_table = pg_finish_table,
 	.add_foreign_keys = pg_add_foreign_keys,
+	.apply_begin = pg_apply_begin,
+	.apply_change = pg_apply_change,
+	.apply_commit = pg_apply_commit,
+	.apply_abort = pg_apply_abort,
+	.checkpoint_get = pg_checkpoint_get,
+	.checkpoint_drop = pg_checkpoint_drop,
 	.close = pg_close,
 };

@@ -34,6 +34,8 @@
 /* Room for the longest date, timestamptz or uuid text (35 bytes). */
 #define SCRATCH_BYTES 64
 
+typedef struct apply_table apply_table;
+
 struct ferry_target {
 	sqlite3 *db;
 	/* The copy in progress, between copy_begin and copy_end/copy_abort. */
@@ -44,6 +46,13 @@ struct ferry_target {
 	ferry_buf *scratch; /* per column: the text of a date, timestamp or
 	                       uuid, alive until the row's step */
 	int64_t rows;       /* rows inserted so far */
+	/* Online apply: the batch, between apply_begin and commit or abort. */
+	bool applying;
+	bool apply_failed;  /* a change failed: only apply_abort is left */
+	apply_table **tabs; /* statements per table, for the connection's life */
+	uint32_t ntabs, tabs_cap;
+	apply_table *last;  /* the table of the previous change */
+	ferry_buf text;     /* a date, timestamp or uuid being bound */
 };
 
 /* ---- errors ------------------------------------------------------- */
@@ -207,6 +216,8 @@ static int run_built(ferry_target *t, ferry_buf *sql, ferry_error *err,
 /* ---- connection --------------------------------------------------- */
 
 static void copy_abort(ferry_target *t);
+static void apply_abort(ferry_target *t);
+static void free_apply_tables(ferry_target *t);
 
 static void close_target(ferry_target *t)
 {
@@ -214,6 +225,9 @@ static void close_target(ferry_target *t)
 		return;
 	if (t->table)
 		copy_abort(t);
+	apply_abort(t);
+	free_apply_tables(t);
+	ferry_buf_free(&t->text);
 	sqlite3_close(t->db); /* every statement is finalized by now */
 	ferry_free(t);
 }
@@ -676,6 +690,10 @@ static int copy_begin(ferry_target *t, const ferry_table *table,
                       ferry_error *err)
 {
 	assert(!t->table && "copy_begin during a copy");
+	if (t->applying)
+		return ferry_error_set(err, FERRY_EINVAL,
+		                       "could not begin copy into table \"%s\": an "
+		                       "apply batch is open", table->name);
 	int rc = setup_columns(t, table, err);
 	if (rc == 0)
 		rc = prepare_insert(t, table, err);
@@ -792,11 +810,12 @@ static void put_timestamp(ferry_buf *b, int64_t micros)
 		ferry_timestamp_format(micros, false, b);
 }
 
-/* Writes the text a date, timestamp or uuid is stored as into column i's
- * buffer and binds it; an SQLite code. */
-static int bind_formatted(ferry_target *t, uint32_t i, const ferry_value *v)
+/* Writes the text a date, timestamp or uuid is stored as into b and
+ * binds it to parameter p of st (d: SQLITE_STATIC when b outlives the
+ * step, else SQLITE_TRANSIENT); an SQLite code. */
+static int bind_formatted(sqlite3_stmt *st, int p, const ferry_value *v,
+                          ferry_buf *b, sqlite3_destructor_type d)
 {
-	ferry_buf *b = &t->scratch[i];
 	ferry_buf_reset(b);
 	switch (v->type) {
 	case FERRY_DATE:
@@ -816,10 +835,10 @@ static int bind_formatted(ferry_target *t, uint32_t i, const ferry_value *v)
 		put_uuid(b, v->u.uuid);
 		break;
 	}
-	if (ferry_buf_failed(b)) /* cannot happen: the buffer was reserved */
+	if (ferry_buf_failed(b)) /* the copy's buffers are reserved */
 		return SQLITE_NOMEM;
-	return sqlite3_bind_text64(t->insert, (int)i + 1, (const char *)b->data,
-	                           b->len, SQLITE_STATIC, SQLITE_UTF8);
+	return sqlite3_bind_text64(st, p, (const char *)b->data, b->len, d,
+	                           SQLITE_UTF8);
 }
 
 static int bad_value(ferry_target *t, uint32_t i, const ferry_value *v,
@@ -838,13 +857,6 @@ static int bad_value(ferry_target *t, uint32_t i, const ferry_value *v,
 	                       ferry_type_name(t->want[i]),
 	                       ferry_type_name(v->type));
 }
-
-/*
- * Binds v to column i.  Payloads are bound SQLITE_STATIC: the row's bytes
- * outlive the step.  Lengths are explicit, so text keeps any NUL byte,
- * and an empty text or blob is bound from a non-NULL pointer (or as a
- * zero-length zeroblob), since a NULL pointer would store NULL.
- */
 
 /*
  * A numeric goes in as an exact integer when it is integral and fits
@@ -875,13 +887,18 @@ static int bind_numeric(sqlite3_stmt *st, int p, const char *s, size_t len)
 	return sqlite3_bind_double(st, p, strtod(buf, NULL));
 }
 
-static int bind_value(ferry_target *t, uint32_t i, const ferry_value *v,
-                      ferry_error *err)
+/*
+ * Binds v (of its column's type, not NaN) to parameter p of st; an
+ * SQLite code.  Payloads are bound SQLITE_STATIC: the row's bytes
+ * outlive the step.  Lengths are explicit, so text keeps any NUL byte,
+ * and an empty text or blob is bound from a non-NULL pointer (or as a
+ * zero-length zeroblob), since a NULL pointer would store NULL.  Dates,
+ * timestamps and uuids are written into scratch.
+ */
+static int bind_plain(sqlite3_stmt *st, int p, const ferry_value *v,
+                      ferry_buf *scratch, sqlite3_destructor_type d)
 {
-	sqlite3_stmt *st = t->insert;
-	int p = (int)i + 1, rc;
-	if (v->type != FERRY_NULL && v->type != t->want[i])
-		return bad_value(t, i, v, err);
+	int rc;
 	switch (v->type) {
 	case FERRY_NULL:
 		rc = sqlite3_bind_null(st, p);
@@ -890,8 +907,6 @@ static int bind_value(ferry_target *t, uint32_t i, const ferry_value *v,
 		rc = sqlite3_bind_int64(st, p, v->u.i);
 		break;
 	case FERRY_FLOAT:
-		if (isnan(v->u.f))
-			return bad_value(t, i, v, err);
 		rc = sqlite3_bind_double(st, p, v->u.f);
 		break;
 	case FERRY_NUMERIC:
@@ -911,9 +926,20 @@ static int bind_value(ferry_target *t, uint32_t i, const ferry_value *v,
 		rc = sqlite3_bind_int(st, p, v->u.b ? 1 : 0);
 		break;
 	default:
-		rc = bind_formatted(t, i, v);
+		rc = bind_formatted(st, p, v, scratch, d);
 		break;
 	}
+	return rc;
+}
+
+static int bind_value(ferry_target *t, uint32_t i, const ferry_value *v,
+                      ferry_error *err)
+{
+	if ((v->type != FERRY_NULL && v->type != t->want[i]) ||
+	    (v->type == FERRY_FLOAT && isnan(v->u.f)))
+		return bad_value(t, i, v, err);
+	int rc = bind_plain(t->insert, (int)i + 1, v, &t->scratch[i],
+	                    SQLITE_STATIC);
 	if (rc != SQLITE_OK)
 		return db_fail(err, t->db,
 		               "could not insert row %lld into table \"%s\": column "
@@ -1068,6 +1094,742 @@ static int add_foreign_keys(ferry_target *t, const ferry_table *table,
 	return 0;
 }
 
+/* ---- online apply ------------------------------------------------- */
+
+/*
+ * A batch is one IMMEDIATE transaction.  Each change runs one prepared
+ * statement (cached per table for the connection's life) with its
+ * values bound as for the copy, and sqlite3_changes() checks what a
+ * strict change affected.  The checkpoint is written in the same
+ * transaction just before COMMIT.
+ */
+
+/* Statements cached per table. */
+enum {
+	ST_INSERT,   /* INSERT ... VALUES (after) */
+	ST_UPSERT,   /* the same, ON CONFLICT (key) DO UPDATE every column */
+	ST_UPDATE,   /* UPDATE ... SET every column WHERE key = old key */
+	ST_DELETE,   /* DELETE ... WHERE key = old key */
+	ST_CLEAR,    /* DELETE the old key if a row has the new one */
+	ST_TRUNCATE, /* DELETE FROM t */
+	ST_COUNT
+};
+
+typedef struct apply_col {
+	char *name;
+	ferry_sqltype_kind kind; /* as planned: another kind is another table */
+	int pk_position;
+	ferry_type want;         /* the value type the column takes */
+} apply_col;
+
+struct apply_table {
+	char *name;
+	apply_col *cols;
+	uint32_t ncols;
+	uint32_t *key;   /* the primary key's columns in key order, or every
+	                    column of a table without one */
+	uint32_t nkey;
+	bool keyless;
+	const char *rowid; /* keyless: a name of the rowid no column hides */
+	sqlite3_stmt *st[ST_COUNT];
+};
+
+/* Parameters of a statement: a run of columns of one image. */
+typedef struct group {
+	const uint32_t *cols; /* NULL: every column */
+	uint32_t n;
+	int image;            /* 0: after (the new values), 1: old key row */
+} group;
+
+static void free_apply_table(apply_table *at)
+{
+	if (!at)
+		return;
+	for (int k = 0; k < ST_COUNT; k++)
+		sqlite3_finalize(at->st[k]);
+	for (uint32_t i = 0; at->cols && i < at->ncols; i++)
+		ferry_free(at->cols[i].name);
+	ferry_free(at->cols);
+	ferry_free(at->key);
+	ferry_free(at->name);
+	ferry_free(at);
+}
+
+static void free_apply_tables(ferry_target *t)
+{
+	for (uint32_t i = 0; i < t->ntabs; i++)
+		free_apply_table(t->tabs[i]);
+	ferry_free(t->tabs);
+	t->tabs = NULL;
+	t->ntabs = t->tabs_cap = 0;
+	t->last = NULL;
+}
+
+/* Whether at was made from this very definition of the table. */
+static bool same_definition(const apply_table *at, const ferry_table *table)
+{
+	if (at->ncols != table->ncolumns || strcmp(at->name, table->name) != 0)
+		return false;
+	for (uint32_t i = 0; i < at->ncols; i++) {
+		const ferry_column *c = &table->columns[i];
+		if (at->cols[i].kind != c->type.kind ||
+		    at->cols[i].pk_position != c->pk_position ||
+		    strcmp(at->cols[i].name, c->name) != 0)
+			return false;
+	}
+	return true;
+}
+
+/* SQLite lets a column called rowid, _rowid_ or oid hide the rowid
+ * under that name: the first free one, or NULL. */
+static const char *free_rowid_name(const ferry_table *table)
+{
+	static const char *const names[] = {"rowid", "_rowid_", "oid"};
+	for (size_t n = 0; n < sizeof names / sizeof *names; n++) {
+		uint32_t i = 0;
+		while (i < table->ncolumns &&
+		       sqlite3_stricmp(table->columns[i].name, names[n]) != 0)
+			i++;
+		if (i == table->ncolumns)
+			return names[n];
+	}
+	return NULL;
+}
+
+/* Copies what the statements need of table; the key is the primary key
+ * in pk_position order, or every column. */
+static int copy_definition(apply_table *at, const ferry_table *table,
+                           ferry_error *err)
+{
+	uint32_t n = table->ncolumns, npk = ferry_table_pk_count(table);
+	at->name = ferry_strdup(table->name);
+	at->cols = ferry_calloc(n, sizeof *at->cols);
+	at->key = ferry_calloc(n, sizeof *at->key);
+	if (!at->name || !at->cols || !at->key)
+		return ferry_error_oom(err);
+	at->ncols = n;
+	at->keyless = npk == 0;
+	at->nkey = at->keyless ? n : npk;
+	at->rowid = at->keyless ? free_rowid_name(table) : NULL;
+	for (uint32_t k = 0; k < at->nkey; k++)
+		at->key[k] = at->keyless ? k : UINT32_MAX;
+	for (uint32_t i = 0; i < n; i++) {
+		const ferry_column *c = &table->columns[i];
+		apply_col *ac = &at->cols[i];
+		if (!(ac->name = ferry_strdup(c->name)))
+			return ferry_error_oom(err);
+		ac->kind = c->type.kind;
+		ac->pk_position = c->pk_position;
+		ac->want = ferry_sqltype_value_type(&c->type);
+		if (c->pk_position > 0 && (uint32_t)c->pk_position <= npk)
+			at->key[c->pk_position - 1] = i;
+	}
+	for (uint32_t k = 0; k < at->nkey; k++)
+		if (at->key[k] == UINT32_MAX)
+			return ferry_error_set(err, FERRY_EINVAL,
+			                       "could not apply changes to table "
+			                       "\"%s\": its primary key positions "
+			                       "are not 1..%u", table->name, npk);
+	if (at->keyless && !at->rowid)
+		return ferry_error_set(err, FERRY_EUNSUPPORTED,
+		                       "could not apply changes to table \"%s\": "
+		                       "it has no primary key and its columns hide "
+		                       "the rowid", table->name);
+	return 0;
+}
+
+/* The statements of table: cached on the connection, made anew when the
+ * definition changed (a schema change). */
+static int find_apply_table(ferry_target *t, const ferry_table *table,
+                            apply_table **out, ferry_error *err)
+{
+	if (t->last && same_definition(t->last, table)) {
+		*out = t->last;
+		return 0;
+	}
+	uint32_t i = 0;
+	while (i < t->ntabs && strcmp(t->tabs[i]->name, table->name) != 0)
+		i++;
+	if (i < t->ntabs && same_definition(t->tabs[i], table)) {
+		*out = t->last = t->tabs[i];
+		return 0;
+	}
+	if (i == t->ntabs && t->ntabs == t->tabs_cap) {
+		uint32_t cap = t->tabs_cap ? 2 * t->tabs_cap : 8;
+		apply_table **tabs = ferry_realloc(t->tabs, cap * sizeof *tabs);
+		if (!tabs)
+			return ferry_error_oom(err);
+		t->tabs = tabs;
+		t->tabs_cap = cap;
+	}
+	apply_table *at = ferry_calloc(1, sizeof *at);
+	int rc = at ? copy_definition(at, table, err) : ferry_error_oom(err);
+	if (rc < 0) {
+		free_apply_table(at);
+		return rc;
+	}
+	if (i < t->ntabs)
+		free_apply_table(t->tabs[i]); /* the old definition's */
+	else
+		t->ntabs++;
+	t->tabs[i] = *out = t->last = at;
+	return 0;
+}
+
+/* "a" = ?1 AND "b" = ?2, or for a table without a key its rowid: one of
+ * the rows equal in every column (IS: NULLs too), as rows that are
+ * equal cannot be told apart. */
+static void put_key_match(ferry_buf *sql, const apply_table *at, uint32_t first)
+{
+	if (at->keyless) {
+		ferry_buf_printf(sql, "%s = (SELECT %s FROM ", at->rowid, at->rowid);
+		ferry_buf_put_ident(sql, at->name);
+		ferry_buf_puts(sql, " WHERE ");
+	}
+	for (uint32_t k = 0; k < at->nkey; k++) {
+		if (k)
+			ferry_buf_puts(sql, " AND ");
+		ferry_buf_put_ident(sql, at->cols[at->key[k]].name);
+		ferry_buf_printf(sql, at->keyless ? " IS ?%u" : " = ?%u", first + k);
+	}
+	if (at->keyless)
+		ferry_buf_puts(sql, " LIMIT 1)");
+}
+
+/* INSERT INTO "t" ("a", ...) VALUES (?1, ...), and for an upsert
+ * ON CONFLICT (key) DO UPDATE SET the other columns (DO NOTHING when
+ * every column is in the key).  Not INSERT OR REPLACE: that deletes the
+ * old row, which fires ON DELETE actions. */
+static void put_insert(ferry_buf *sql, const apply_table *at, bool upsert)
+{
+	ferry_buf_puts(sql, "INSERT INTO ");
+	ferry_buf_put_ident(sql, at->name);
+	ferry_buf_puts(sql, " (");
+	for (uint32_t i = 0; i < at->ncols; i++) {
+		if (i)
+			ferry_buf_puts(sql, ", ");
+		ferry_buf_put_ident(sql, at->cols[i].name);
+	}
+	for (uint32_t i = 0; i < at->ncols; i++)
+		ferry_buf_printf(sql, "%s?%u", i ? ", " : ") VALUES (", i + 1);
+	ferry_buf_putc(sql, ')');
+	if (!upsert)
+		return;
+	ferry_buf_puts(sql, " ON CONFLICT (");
+	for (uint32_t k = 0; k < at->nkey; k++) {
+		if (k)
+			ferry_buf_puts(sql, ", ");
+		ferry_buf_put_ident(sql, at->cols[at->key[k]].name);
+	}
+	ferry_buf_putc(sql, ')');
+	const char *sep = " DO UPDATE SET ";
+	for (uint32_t i = 0; i < at->ncols; i++) {
+		if (at->cols[i].pk_position > 0)
+			continue;
+		ferry_buf_puts(sql, sep);
+		ferry_buf_put_ident(sql, at->cols[i].name);
+		ferry_buf_puts(sql, " = excluded.");
+		ferry_buf_put_ident(sql, at->cols[i].name);
+		sep = ", ";
+	}
+	if (*sep != ',')
+		ferry_buf_puts(sql, " DO NOTHING");
+}
+
+static void stmt_sql(ferry_buf *sql, const apply_table *at, int kind)
+{
+	switch (kind) {
+	case ST_INSERT:
+	case ST_UPSERT:
+		put_insert(sql, at, kind == ST_UPSERT);
+		return;
+	case ST_UPDATE:
+		ferry_buf_puts(sql, "UPDATE ");
+		ferry_buf_put_ident(sql, at->name);
+		for (uint32_t i = 0; i < at->ncols; i++) {
+			ferry_buf_puts(sql, i ? ", " : " SET ");
+			ferry_buf_put_ident(sql, at->cols[i].name);
+			ferry_buf_printf(sql, " = ?%u", i + 1);
+		}
+		ferry_buf_puts(sql, " WHERE ");
+		put_key_match(sql, at, at->ncols + 1);
+		return;
+	default: /* ST_DELETE, ST_CLEAR, ST_TRUNCATE */
+		ferry_buf_puts(sql, "DELETE FROM ");
+		ferry_buf_put_ident(sql, at->name);
+		if (kind == ST_TRUNCATE)
+			return;
+		ferry_buf_puts(sql, " WHERE ");
+		put_key_match(sql, at, 1);
+		if (kind == ST_DELETE)
+			return;
+		ferry_buf_puts(sql, " AND EXISTS (SELECT 1 FROM ");
+		ferry_buf_put_ident(sql, at->name);
+		ferry_buf_puts(sql, " WHERE ");
+		put_key_match(sql, at, at->nkey + 1);
+		ferry_buf_putc(sql, ')');
+	}
+}
+
+static const char *stmt_what(int kind)
+{
+	static const char *const what[ST_COUNT] = {
+		"insert into", "upsert into", "update of", "delete from",
+		"key move in", "truncate of"};
+	return what[kind];
+}
+
+/* Statement kind of at, prepared on first use. */
+static int get_stmt(ferry_target *t, apply_table *at, int kind,
+                    sqlite3_stmt **out, ferry_error *err)
+{
+	if (at->st[kind]) {
+		*out = at->st[kind];
+		return 0;
+	}
+	ferry_buf sql = FERRY_BUF_INIT;
+	stmt_sql(&sql, at, kind);
+	const char *text = ferry_buf_cstr(&sql);
+	int rc = 0;
+	if (!text)
+		rc = ferry_error_oom(err);
+	else if (sqlite3_prepare_v3(t->db, text, (int)sql.len,
+	                            SQLITE_PREPARE_PERSISTENT, &at->st[kind],
+	                            NULL) != SQLITE_OK)
+		rc = db_fail(err, t->db, "could not prepare the %s table \"%s\"",
+		             stmt_what(kind), at->name);
+	ferry_buf_free(&sql);
+	*out = at->st[kind];
+	return rc;
+}
+
+/* The parameter groups of statement kind, in ?n order. */
+static int stmt_groups(const apply_table *at, int kind, group g[2])
+{
+	group all = {NULL, at->ncols, 0};
+	group old = {at->key, at->nkey, 1};
+	group new_key = {at->key, at->nkey, 0};
+	switch (kind) {
+	case ST_INSERT:
+	case ST_UPSERT:
+		g[0] = all;
+		return 1;
+	case ST_UPDATE:
+		g[0] = all;
+		g[1] = old;
+		return 2;
+	case ST_DELETE:
+		g[0] = old;
+		return 1;
+	case ST_CLEAR:
+		g[0] = old;
+		g[1] = new_key;
+		return 2;
+	default:
+		return 0;
+	}
+}
+
+/* "id=5, b='x'": the key of row, for a message. */
+static void put_key_text(ferry_buf *b, const apply_table *at,
+                         const ferry_row *row)
+{
+	ferry_buf_printf(b, " %s (", at->keyless ? "row" : "key");
+	for (uint32_t k = 0; k < at->nkey; k++) {
+		if (k)
+			ferry_buf_puts(b, ", ");
+		ferry_buf_puts(b, at->cols[at->key[k]].name);
+		ferry_buf_putc(b, '=');
+		ferry_value_format(&row->values[at->key[k]], b, 40);
+	}
+	ferry_buf_putc(b, ')');
+}
+
+/* A value not of its column's type (or a NaN, which SQLite would store
+ * as NULL) is the caller's bug, as in copy_row. */
+static int bad_param(const apply_table *at, ferry_op op, const apply_col *c,
+                     const ferry_value *v, ferry_error *err)
+{
+	if (v->type == c->want)
+		return ferry_error_set(err, FERRY_EINVAL,
+		                       "could not apply %s to table \"%s\": column "
+		                       "\"%s\" cannot store NaN", ferry_op_name(op),
+		                       at->name, c->name);
+	return ferry_error_set(err, FERRY_EINVAL,
+	                       "could not apply %s to table \"%s\": column \"%s\" "
+	                       "takes %s values, not %s", ferry_op_name(op),
+	                       at->name, c->name, ferry_type_name(c->want),
+	                       ferry_type_name(v->type));
+}
+
+/* Binds every parameter of statement kind from after (new values) and
+ * old (the row whose key finds the row to change). */
+static int bind_params(ferry_target *t, const apply_table *at,
+                       sqlite3_stmt *st, int kind, ferry_op op,
+                       const ferry_row *after, const ferry_row *old,
+                       ferry_error *err)
+{
+	group g[2];
+	int ng = stmt_groups(at, kind, g), p = 1;
+	for (int i = 0; i < ng; i++) {
+		const ferry_row *row = g[i].image ? old : after;
+		for (uint32_t k = 0; k < g[i].n; k++, p++) {
+			uint32_t col = g[i].cols ? g[i].cols[k] : k;
+			const apply_col *c = &at->cols[col];
+			const ferry_value *v = &row->values[col];
+			if ((v->type != FERRY_NULL && v->type != c->want) ||
+			    (v->type == FERRY_FLOAT && isnan(v->u.f)))
+				return bad_param(at, op, c, v, err);
+			if (bind_plain(st, p, v, &t->text, SQLITE_TRANSIENT) !=
+			    SQLITE_OK)
+				return db_fail(err, t->db, "could not apply %s to table "
+				               "\"%s\": column \"%s\"", ferry_op_name(op),
+				               at->name, c->name);
+		}
+	}
+	return 0;
+}
+
+/* "could not apply update to table "t" key (id=5): <cause>", or for a
+ * strict change that did not affect exactly one row, "update of "t" key
+ * (id=5) matched 0 rows: the target has diverged". */
+static int change_failed(ferry_target *t, const apply_table *at,
+                         ferry_op op, const ferry_row *old, int64_t rows,
+                         ferry_error *err)
+{
+	ferry_buf b = FERRY_BUF_INIT;
+	if (rows < 0)
+		ferry_buf_printf(&b, "could not apply %s to table \"%s\"",
+		                 ferry_op_name(op), at->name);
+	else
+		ferry_buf_printf(&b, "%s of \"%s\"", ferry_op_name(op), at->name);
+	if (old)
+		put_key_text(&b, at, old);
+	if (rows < 0)
+		ferry_buf_printf(&b, ": %s", sqlite3_errmsg(t->db));
+	else
+		ferry_buf_printf(&b, " matched %lld rows: the target has diverged",
+		                 (long long)rows);
+	const char *msg = ferry_buf_cstr(&b);
+	int rc = msg ? ferry_error_set(err, FERRY_ERROR, "%s", msg)
+	             : ferry_error_oom(err);
+	ferry_buf_free(&b);
+	return rc;
+}
+
+/* Runs statement kind for one change; one: exactly one row must be
+ * affected. */
+static int run_change(ferry_target *t, apply_table *at, int kind,
+                      ferry_op op, const ferry_row *after,
+                      const ferry_row *old, bool one, ferry_error *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = get_stmt(t, at, kind, &st, err);
+	if (rc == 0)
+		rc = bind_params(t, at, st, kind, op, after, old, err);
+	if (rc == 0) {
+		if (sqlite3_step(st) != SQLITE_DONE)
+			rc = change_failed(t, at, op, old, -1, err);
+		else if (one && sqlite3_changes(t->db) != 1)
+			rc = change_failed(t, at, op, old, sqlite3_changes(t->db), err);
+	}
+	if (st)
+		sqlite3_reset(st);
+	return rc;
+}
+
+/* The images op needs, of the table's width; changes only to tables
+ * with columns (there is nothing to match rows of the others by). */
+static int check_images(const ferry_table *table, ferry_op op,
+                        const ferry_row *before, const ferry_row *after,
+                        ferry_error *err)
+{
+	const char *name = ferry_op_name(op);
+	const char *why = NULL;
+	if (op < FERRY_OP_INSERT || op > FERRY_OP_TRUNCATE)
+		why = "not a row change";
+	else if (table->ncolumns == 0)
+		return ferry_error_set(err, FERRY_EUNSUPPORTED,
+		                       "could not apply %s to table \"%s\": it has "
+		                       "no columns", name, table->name);
+	else if ((op == FERRY_OP_INSERT || op == FERRY_OP_UPDATE) && !after)
+		why = "the after-image is missing";
+	else if (op == FERRY_OP_DELETE && !before)
+		why = "the before-image is missing";
+	else if (op == FERRY_OP_UPDATE && !before &&
+	         ferry_table_pk_count(table) == 0)
+		why = "a table without primary key needs the before-image";
+	else if ((after && op != FERRY_OP_DELETE &&
+	          after->ncols != table->ncolumns) ||
+	         (before && before->ncols != table->ncolumns))
+		why = "an image does not have a value per column";
+	if (!why)
+		return 0;
+	return ferry_error_set(err, FERRY_EINVAL,
+	                       "could not apply %s to table \"%s\": %s", name,
+	                       table->name, why);
+}
+
+/* Whether the key columns of a and b hold the same values. */
+static bool same_key(const apply_table *at, const ferry_row *a,
+                     const ferry_row *b)
+{
+	for (uint32_t k = 0; k < at->nkey; k++)
+		if (!ferry_value_identical(&a->values[at->key[k]],
+		                           &b->values[at->key[k]]))
+			return false;
+	return true;
+}
+
+/* An idempotent update: the after-image is upserted; a changed key
+ * first moves the row still at the old key, after deleting it if the
+ * new key already has a row (the snapshot had both). */
+static int apply_update(ferry_target *t, apply_table *at,
+                        const ferry_row *before, const ferry_row *after,
+                        bool idempotent, ferry_error *err)
+{
+	if (!idempotent)
+		return run_change(t, at, ST_UPDATE, FERRY_OP_UPDATE, after,
+		                  before ? before : after, true, err);
+	int rc = 0;
+	if (before && !same_key(at, before, after)) {
+		rc = run_change(t, at, ST_CLEAR, FERRY_OP_UPDATE, after, before,
+		                false, err);
+		if (rc == 0)
+			rc = run_change(t, at, ST_UPDATE, FERRY_OP_UPDATE, after,
+			                before, false, err);
+	}
+	if (rc == 0)
+		rc = run_change(t, at, ST_UPSERT, FERRY_OP_UPDATE, after, NULL,
+		                false, err);
+	return rc;
+}
+
+static int run_op(ferry_target *t, apply_table *at, ferry_op op,
+                  const ferry_row *before, const ferry_row *after,
+                  bool idempotent, ferry_error *err)
+{
+	if (idempotent && at->keyless && op != FERRY_OP_TRUNCATE)
+		return ferry_error_set(err, FERRY_EUNSUPPORTED,
+		                       "could not apply %s to table \"%s\" "
+		                       "idempotently: it has no primary key to "
+		                       "match rows by", ferry_op_name(op), at->name);
+	switch (op) {
+	case FERRY_OP_INSERT:
+		return run_change(t, at, idempotent ? ST_UPSERT : ST_INSERT, op,
+		                  after, NULL, !idempotent, err);
+	case FERRY_OP_UPDATE:
+		return apply_update(t, at, before, after, idempotent, err);
+	case FERRY_OP_DELETE:
+		return run_change(t, at, ST_DELETE, op, NULL, before, !idempotent,
+		                  err);
+	default:
+		return run_change(t, at, ST_TRUNCATE, op, NULL, NULL, false, err);
+	}
+}
+
+static const char checkpoint_table_sql[] =
+    "CREATE TABLE IF NOT EXISTS _ferry_checkpoint (migration TEXT PRIMARY "
+    "KEY, lsn INTEGER NOT NULL, updated TEXT NOT NULL)";
+
+/* target.h.  IMMEDIATE takes the write lock now (waiting out another
+ * writer) rather than failing busy at the first change. */
+static int apply_begin(ferry_target *t, ferry_error *err)
+{
+	if (t->applying || t->table)
+		return ferry_error_set(err, FERRY_EINVAL,
+		                       "could not begin a batch: %s is open",
+		                       t->applying ? "another batch" : "a copy");
+	if (sqlite3_exec(t->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+		return db_fail(err, t->db, "could not begin a batch");
+	if (sqlite3_exec(t->db, checkpoint_table_sql, NULL, NULL, NULL) !=
+	    SQLITE_OK) {
+		int rc = db_fail(err, t->db, "could not create table "
+		                 "\"_ferry_checkpoint\"");
+		rollback(t);
+		return rc;
+	}
+	t->applying = true;
+	t->apply_failed = false;
+	return 0;
+}
+
+static int apply_change(ferry_target *t, const ferry_table *table,
+                        ferry_op op, const ferry_row *before,
+                        const ferry_row *after, bool idempotent,
+                        ferry_error *err)
+{
+	if (!t->applying || t->apply_failed)
+		return ferry_error_set(err, FERRY_EINVAL,
+		                       "could not apply a change to table \"%s\": "
+		                       "%s", table->name,
+		                       t->applying ? "the batch has failed"
+		                                   : "no batch is open");
+	apply_table *at = NULL;
+	int rc = check_images(table, op, before, after, err);
+	if (rc == 0)
+		rc = find_apply_table(t, table, &at, err);
+	if (rc == 0)
+		rc = run_op(t, at, op, before, after, idempotent, err);
+	t->apply_failed = rc < 0;
+	return rc;
+}
+
+static void apply_abort(ferry_target *t)
+{
+	if (!t || !t->applying)
+		return;
+	for (uint32_t i = 0; i < t->ntabs; i++) /* none may stay active */
+		for (int k = 0; k < ST_COUNT; k++)
+			if (t->tabs[i]->st[k])
+				sqlite3_reset(t->tabs[i]->st[k]);
+	rollback(t);
+	t->applying = false;
+	t->apply_failed = false;
+}
+
+static int check_migration(const char *migration, uint64_t lsn,
+                           ferry_error *err)
+{
+	if (!migration || !*migration)
+		return ferry_error_set(err, FERRY_EINVAL,
+		                       "could not use a checkpoint: the migration "
+		                       "has no name");
+	if (lsn > INT64_MAX)
+		return ferry_error_set(err, FERRY_EINVAL,
+		                       "could not write the checkpoint of migration "
+		                       "\"%s\": lsn %llu is above the largest integer",
+		                       migration, (unsigned long long)lsn);
+	return 0;
+}
+
+/* Upserts the checkpoint; it never moves back (two replayers of one
+ * migration would otherwise both commit). */
+static int write_checkpoint(ferry_target *t, const char *migration,
+                            uint64_t lsn, ferry_error *err)
+{
+	static const char sql[] =
+	    "INSERT INTO _ferry_checkpoint AS c (migration, lsn, updated) "
+	    "VALUES (?1, ?2, strftime('%Y-%m-%d %H:%M:%f', 'now') || '+00:00') "
+	    "ON CONFLICT (migration) DO UPDATE SET lsn = excluded.lsn, "
+	    "updated = excluded.updated WHERE c.lsn <= excluded.lsn";
+	sqlite3_stmt *st = NULL;
+	int rc = sqlite3_prepare_v2(t->db, sql, -1, &st, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_text(st, 1, migration, -1, SQLITE_STATIC);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(st, 2, (int64_t)lsn);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(st);
+	if (rc != SQLITE_DONE)
+		rc = db_fail(err, t->db, "could not write the checkpoint of "
+		             "migration \"%s\"", migration);
+	else if (sqlite3_changes(t->db) != 1)
+		rc = ferry_error_set(err, FERRY_ERROR,
+		                     "checkpoint of migration \"%s\" would go back "
+		                     "to %llu: another replayer has passed it",
+		                     migration, (unsigned long long)lsn);
+	else
+		rc = 0;
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int apply_commit(ferry_target *t, const char *migration, uint64_t lsn,
+                        ferry_error *err)
+{
+	if (!t->applying || t->apply_failed) {
+		bool failed = t->applying;
+		apply_abort(t);
+		return ferry_error_set(err, FERRY_EINVAL,
+		                       "could not commit the batch: %s",
+		                       failed ? "a change failed"
+		                              : "no batch is open");
+	}
+	int rc = check_migration(migration, lsn, err);
+	if (rc == 0)
+		rc = write_checkpoint(t, migration, lsn, err);
+	if (rc == 0 && sqlite3_exec(t->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+		rc = db_fail(err, t->db, "could not commit the batch");
+	if (rc < 0)
+		apply_abort(t);
+	t->applying = false;
+	return rc;
+}
+
+static int refuse_in_batch(const ferry_target *t, const char *migration,
+                           ferry_error *err)
+{
+	if (t->applying || t->table)
+		return ferry_error_set(err, FERRY_EINVAL,
+		                       "could not use the checkpoint of migration "
+		                       "\"%s\": %s is open", migration ? migration : "",
+		                       t->applying ? "a batch" : "a copy");
+	return check_migration(migration, 0, err);
+}
+
+static int checkpoint_get(ferry_target *t, const char *migration,
+                          uint64_t *lsn, ferry_error *err)
+{
+	*lsn = 0;
+	int rc = refuse_in_batch(t, migration, err);
+	if (rc == 0)
+		rc = table_exists(t, "_ferry_checkpoint", err);
+	if (rc <= 0)
+		return rc;
+	sqlite3_stmt *st = NULL;
+	rc = sqlite3_prepare_v2(t->db, "SELECT lsn FROM _ferry_checkpoint "
+	                        "WHERE migration = ?1", -1, &st, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_text(st, 1, migration, -1, SQLITE_STATIC);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*lsn = (uint64_t)sqlite3_column_int64(st, 0);
+	if (rc == SQLITE_ROW || rc == SQLITE_DONE)
+		rc = 0;
+	else
+		rc = db_fail(err, t->db, "could not read the checkpoint of "
+		             "migration \"%s\"", migration);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* Deletes the row, and the table once it is empty, in one write
+ * transaction: no other migration's checkpoint arrives in between. */
+static int checkpoint_drop(ferry_target *t, const char *migration,
+                           ferry_error *err)
+{
+	int rc = refuse_in_batch(t, migration, err);
+	if (rc < 0)
+		return rc;
+	if (sqlite3_exec(t->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+		return db_fail(err, t->db, "could not drop the checkpoint of "
+		               "migration \"%s\"", migration);
+	rc = table_exists(t, "_ferry_checkpoint", err);
+	bool exists = rc > 0;
+	if (exists)
+		rc = yields_row(t, "DELETE FROM _ferry_checkpoint WHERE "
+		                "migration = ?1", migration, NULL, "drop the "
+		                "checkpoint of migration", migration, err);
+	if (exists && rc == 0) /* 1: another migration's row is left */
+		rc = yields_row(t, "SELECT 1 FROM _ferry_checkpoint LIMIT 1", NULL,
+		                NULL, "drop the checkpoint of migration", migration,
+		                err);
+	if (exists && rc == 0 &&
+	    sqlite3_exec(t->db, "DROP TABLE _ferry_checkpoint", NULL, NULL,
+	                 NULL) != SQLITE_OK)
+		rc = db_fail(err, t->db, "could not drop the checkpoint of "
+		             "migration \"%s\"", migration);
+	if (rc >= 0 && sqlite3_exec(t->db, "COMMIT", NULL, NULL, NULL) !=
+	                   SQLITE_OK)
+		rc = db_fail(err, t->db, "could not drop the checkpoint of "
+		             "migration \"%s\"", migration);
+	if (rc < 0)
+		rollback(t);
+	return rc < 0 ? rc : 0;
+}
+
 const ferry_target_ops ferry_sqlite_target_ops = {
 	.name = "sqlite",
 	.open = open_target,
@@ -1079,5 +1841,11 @@ const ferry_target_ops ferry_sqlite_target_ops = {
 	.copy_abort = copy_abort,
 	.finish_table = finish_table,
 	.add_foreign_keys = add_foreign_keys,
+	.apply_begin = apply_begin,
+	.apply_change = apply_change,
+	.apply_commit = apply_commit,
+	.apply_abort = apply_abort,
+	.checkpoint_get = checkpoint_get,
+	.checkpoint_drop = checkpoint_drop,
 	.close = close_target,
 };

@@ -13,12 +13,23 @@
  * valid UTF-8 without NUL, valid JSON, NOT NULL respected).  A writer may
  * rely on that; anything it still cannot store is an error that fails the
  * table, never a silent change.
+ *
+ * Online apply (docs/online-sqlite.md, "Replay"): apply_begin ->
+ * apply_change... -> apply_commit, or apply_abort; then the next batch.
+ * A batch is one target transaction holding whole source transactions
+ * and the migration's checkpoint, so that a restart resumes exactly after
+ * the last batch committed.  A copy and a batch are never open at once
+ * on one target, nor is a checkpoint read or dropped during either.
+ * After an error from apply_change the batch is failed: the caller calls
+ * apply_abort (apply_commit refuses it and rolls back).
  */
 #ifndef FERRY_TARGET_H
 #define FERRY_TARGET_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
+#include "engine/change.h"
 #include "engine/error.h"
 #include "engine/schema.h"
 #include "engine/uri.h"
@@ -70,7 +81,81 @@ typedef struct ferry_target_ops {
 	int (*add_foreign_keys)(ferry_target *tgt, const ferry_table *table,
 	                        ferry_error *err);
 
-	void (*close)(ferry_target *tgt); /* accepts NULL */
+	/* Starts one target transaction for a batch of whole source
+	 * transactions.  Creates _ferry_checkpoint(migration PRIMARY KEY,
+	 * lsn bigint NOT NULL, updated timestamp) if it is missing, in the
+	 * schema new tables go to. */
+	int (*apply_begin)(ferry_target *tgt, ferry_error *err);
+
+	/*
+	 * Applies one change to table, the TARGET table (its columns, types
+	 * and primary key by pk_position).  before and after are images in
+	 * table's column order, converted to its column types as for
+	 * copy_row; NULL when the change has none.  Values travel as
+	 * parameters, never in SQL text.
+	 *
+	 * The row a change is about is found by its key: the primary key
+	 * columns (=).  A table without a primary key (rowid_key) has every
+	 * column as its key, matched NULL-safely (IS NOT DISTINCT FROM, IS),
+	 * and of several identical rows exactly one is changed: they cannot
+	 * be told apart, so which one does not matter, and refusing would
+	 * stop replication on a legitimate duplicate.  Such a table cannot
+	 * be applied idempotently (nothing says whether a row is already
+	 * there): FERRY_EUNSUPPORTED; copy it in one piece so that its
+	 * changes can be applied strictly.
+	 *
+	 * Strict mode (idempotent false): exactly what the source did, or
+	 * an error saying the target has diverged.
+	 *   INSERT   inserts after (a present key is the server's error).
+	 *   UPDATE   the row with the key of before (when the source gives no
+	 *            before-image, before is NULL: the key of after) gets
+	 *            after's values; a changed key moves the row (UPDATE SET
+	 *            key = new WHERE key = old).  Exactly one row, else
+	 *            update of "t" key (id=5) matched 0 rows: the target
+	 *            has diverged.
+	 *   DELETE   deletes the row with before's key; exactly one row.
+	 *   TRUNCATE empties the table (no CASCADE).
+	 * Idempotent mode (while the snapshot and the stream overlap): the
+	 * change converges whether or not the target already has it.
+	 *   INSERT   upsert of after by primary key (ON CONFLICT DO UPDATE,
+	 *            never a REPLACE that deletes and fires ON DELETE).
+	 *   UPDATE   upsert of after; if the key changed, the row still at
+	 *            the old key is moved to the new one first, or deleted
+	 *            when the new key already has a row.
+	 *   DELETE   deletes the row if it is there.
+	 *
+	 * A writer may report an error from a later call than the change's
+	 * (PostgreSQL pipelines the batch), apply_commit at the latest; the
+	 * message names the table, the operation and the key.
+	 */
+	int (*apply_change)(ferry_target *tgt, const ferry_table *table,
+	                    ferry_op op, const ferry_row *before,
+	                    const ferry_row *after, bool idempotent,
+	                    ferry_error *err);
+
+	/* Upserts (migration, lsn) into _ferry_checkpoint in the batch's
+	 * transaction and commits both.  A checkpoint never goes back: an
+	 * lsn below the stored one fails the batch (two replayers).  lsn is
+	 * stored as a signed 64-bit integer: at most INT64_MAX.  On failure
+	 * the batch is rolled back. */
+	int (*apply_commit)(ferry_target *tgt, const char *migration,
+	                    uint64_t lsn, ferry_error *err);
+
+	/* Rolls the batch back; the connection stays usable.  Harmless
+	 * without a batch. */
+	void (*apply_abort)(ferry_target *tgt);
+
+	/* *lsn = the migration's committed checkpoint; 0 when it has none
+	 * or _ferry_checkpoint does not exist.  Not during a batch. */
+	int (*checkpoint_get)(ferry_target *tgt, const char *migration,
+	                      uint64_t *lsn, ferry_error *err);
+
+	/* Removes the migration's checkpoint and drops _ferry_checkpoint
+	 * once no migration has one (ferry clean).  Not during a batch. */
+	int (*checkpoint_drop)(ferry_target *tgt, const char *migration,
+	                       ferry_error *err);
+
+	void (*close)(ferry_target *tgt); /* accepts NULL; aborts a batch */
 } ferry_target_ops;
 
 #endif

@@ -1,0 +1,1203 @@
+/*
+ * tests/engine/test_sqlite_apply.c - the online apply of
+ * engine/sqlite_target.c, in a scratch directory, read back with the
+ * plain sqlite3 API: batches mixing inserts, updates (key changes and
+ * swaps included) and deletes; the checkpoint committed with the batch
+ * and nothing of an aborted one; strict divergence errors; idempotent
+ * replays converging; composite keys; tables without a key; every value
+ * stored exactly as the load stores it; TRUNCATE; awkward names;
+ * misuse; every allocation failing in turn; and throughput
+ * (FERRY_APPLY_BENCH=N changes, default 100000, 0 to skip).
+ */
+#include <math.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "engine/alloc.h"
+#include "engine/datetime.h"
+#include "engine/sqlite_target.h"
+#include "tests/tap.h"
+
+static const ferry_target_ops *ops = &ferry_sqlite_target_ops;
+static char dir[200];
+static sqlite3 *raw; /* reads back what the target wrote */
+
+/* ---- helpers ---------------------------------------------------------- */
+
+static const char *path_of(const char *file)
+{
+	static char path[256];
+	snprintf(path, sizeof path, "%s/%s", dir, file);
+	return path;
+}
+
+static ferry_target *open_target(const char *file)
+{
+	char text[300];
+	ferry_uri uri;
+	ferry_error err = FERRY_ERROR_INIT;
+	ferry_target *t = NULL;
+	snprintf(text, sizeof text, "sqlite://%s", path_of(file));
+	if (ferry_uri_parse(&uri, text, &err) == 0) {
+		if (ops->open(&t, &uri, &err) < 0)
+			tap_diag("open %s: %s", text, ferry_error_message(&err));
+		ferry_uri_free(&uri);
+	}
+	ferry_error_clear(&err);
+	return t;
+}
+
+/* The first column of the first row: a static copy; "(none)" without a
+ * row, "(null)" for NULL, the error message on failure.  fmt is
+ * sqlite3_mprintf's (%w quotes an identifier). */
+static const char *val(const char *fmt, ...)
+{
+	static char bufs[4][8192];
+	static int next;
+	char *out = bufs[next++ % 4], *q;
+	va_list ap;
+	va_start(ap, fmt);
+	q = sqlite3_vmprintf(fmt, ap);
+	va_end(ap);
+	sqlite3_stmt *st = NULL;
+	if (sqlite3_prepare_v2(raw, q, -1, &st, NULL) != SQLITE_OK)
+		snprintf(out, 8192, "%s", sqlite3_errmsg(raw));
+	else if (sqlite3_step(st) != SQLITE_ROW)
+		snprintf(out, 8192, "(none)");
+	else if (sqlite3_column_type(st, 0) == SQLITE_NULL)
+		snprintf(out, 8192, "(null)");
+	else
+		snprintf(out, 8192, "%s", (const char *)sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	sqlite3_free(q);
+	return out;
+}
+
+static int sqlf(const char *sql)
+{
+	char *msg = NULL;
+	int rc = sqlite3_exec(raw, sql, NULL, NULL, &msg);
+	if (rc != SQLITE_OK)
+		tap_diag("sql failed: %s: %s", sql, msg);
+	sqlite3_free(msg);
+	return rc == SQLITE_OK ? 0 : -1;
+}
+
+static ferry_table *new_table(const char *name)
+{
+	ferry_table *t = ferry_calloc(1, sizeof *t);
+	t->name = ferry_strdup(name);
+	t->row_count = -1;
+	return t;
+}
+
+static void free_table(ferry_table *t)
+{
+	ferry_table_clear(t);
+	ferry_free(t);
+}
+
+static ferry_column *add_col(ferry_table *t, const char *name, const char *type,
+                             int pk)
+{
+	ferry_column *c = ferry_table_add_column(t);
+	c->name = ferry_strdup(name);
+	c->decl_type = ferry_strdup(type);
+	c->pk_position = pk;
+	if (ferry_sqltype_parse(&c->type, type, NULL) < 0)
+		tap_diag("bad type %s", type);
+	return c;
+}
+
+/* prepare_table (--drop) + finish_table: the table with its key. */
+static int create(ferry_target *t, const ferry_table *tb)
+{
+	ferry_error err = FERRY_ERROR_INIT;
+	int rc = ops->prepare_table(t, tb, FERRY_EXISTING_DROP, &err);
+	if (rc == 0)
+		rc = ops->finish_table(t, tb, &err);
+	if (rc < 0)
+		tap_diag("create %s: %s", tb->name, ferry_error_message(&err));
+	ferry_error_clear(&err);
+	return rc;
+}
+
+static ferry_value txt(const char *s)
+{
+	return ferry_value_bytes(FERRY_TEXT, s, strlen(s));
+}
+
+static ferry_value I(int64_t i) { return ferry_value_int(i); }
+
+static ferry_value N(void) { return ferry_value_null(); }
+
+/* One change of a batch; images of up to 4 values. */
+typedef struct chg {
+	ferry_op op;
+	int nb, na; /* 0: no image */
+	ferry_value b[4], a[4];
+} chg;
+
+#define INS(...) {FERRY_OP_INSERT, 0, -1, {{0}}, {__VA_ARGS__}}
+#define DEL(...) {FERRY_OP_DELETE, -1, 0, {__VA_ARGS__}, {{0}}}
+#define TRUNC {FERRY_OP_TRUNCATE, 0, 0, {{0}}, {{0}}}
+
+static chg upd(int n, const ferry_value *b, const ferry_value *a)
+{
+	chg c = {FERRY_OP_UPDATE, b ? n : 0, n, {{0}}, {{0}}};
+	for (int i = 0; i < n; i++) {
+		if (b)
+			c.b[i] = b[i];
+		c.a[i] = a[i];
+	}
+	return c;
+}
+
+/* Applies n changes; committed when migration is given and nothing
+ * failed, else aborted.  The first error is left in err. */
+static int apply_batch(ferry_target *t, const ferry_table *tb, const chg *c,
+                       int n, bool idem, const char *migration, uint64_t lsn,
+                       ferry_error *err)
+{
+	uint32_t w = tb->ncolumns;
+	int rc = ops->apply_begin(t, err);
+	for (int i = 0; rc == 0 && i < n; i++) {
+		ferry_row b = {(ferry_value *)c[i].b, w, w};
+		ferry_row a = {(ferry_value *)c[i].a, w, w};
+		rc = ops->apply_change(t, tb, c[i].op, c[i].nb ? &b : NULL,
+		                       c[i].na ? &a : NULL, idem, err);
+	}
+	if (rc == 0 && migration)
+		return ops->apply_commit(t, migration, lsn, err);
+	ops->apply_abort(t);
+	return rc;
+}
+
+/* The rows of a table, "1|'a'|NULL,...", each value quote()d, in the
+ * order of its columns. */
+static const char *rows_of(const ferry_table *tb)
+{
+	char cols[1024] = "", order[512] = "";
+	for (uint32_t i = 0; i < tb->ncolumns; i++) {
+		char *q = sqlite3_mprintf("%s quote(\"%w\")", i ? " || '|' ||" : "",
+		                          tb->columns[i].name);
+		char *o = sqlite3_mprintf("%s\"%w\"", i ? ", " : "",
+		                          tb->columns[i].name);
+		strncat(cols, q, sizeof cols - strlen(cols) - 1);
+		strncat(order, o, sizeof order - strlen(order) - 1);
+		sqlite3_free(q);
+		sqlite3_free(o);
+	}
+	return val("SELECT coalesce(group_concat(r, ','), '') FROM (SELECT %s AS "
+	           "r FROM \"%w\" ORDER BY %s)", cols, tb->name, order);
+}
+
+static uint64_t checkpoint(ferry_target *t, const char *migration)
+{
+	ferry_error err = FERRY_ERROR_INIT;
+	uint64_t lsn = 12345;
+	if (ops->checkpoint_get(t, migration, &lsn, &err) < 0) {
+		tap_diag("checkpoint_get: %s", ferry_error_message(&err));
+		lsn = 999999;
+	}
+	ferry_error_clear(&err);
+	return lsn;
+}
+
+static ferry_table *items_table(const char *name)
+{
+	ferry_table *tb = new_table(name);
+	add_col(tb, "id", "bigint", 1)->not_null = true;
+	add_col(tb, "name", "text", 0);
+	add_col(tb, "qty", "integer", 0);
+	return tb;
+}
+
+/* ---- a mixed batch ---------------------------------------------------- */
+
+static void check_mixed_batch(ferry_target *t)
+{
+	ferry_table *tb = items_table("items");
+	ferry_error err = FERRY_ERROR_INIT;
+	ok(create(t, tb) == 0, "items created with its primary key");
+	ferry_value b2[3] = {I(2), txt("two"), I(20)};
+	ferry_value a2[3] = {I(2), txt("TWO"), I(21)};
+	ferry_value b3[3] = {I(3), txt("three"), I(30)};
+	ferry_value a3[3] = {I(33), txt("three"), I(31)};
+	ferry_value r4[3] = {I(4), txt("four"), I(40)};
+	ferry_value r5[3] = {I(5), txt("five"), N()};
+	ferry_value r4t[3] = {I(-1), txt("four"), I(40)};
+	ferry_value r5at4[3] = {I(4), txt("five"), N()};
+	ferry_value r4at5[3] = {I(5), txt("four"), I(40)};
+	chg c[] = {
+		INS(I(1), txt("one"), I(10)), INS(I(2), txt("two"), I(20)),
+		INS(I(3), txt("three"), I(30)), INS(I(4), txt("four"), I(40)),
+		INS(I(5), txt("five"), N()), upd(3, b2, a2), upd(3, b3, a3),
+		upd(3, r4, r4t), upd(3, r5, r5at4), upd(3, r4t, r4at5),
+		DEL(I(1), txt("one"), I(10)), INS(I(6), txt("six"), I(60)),
+		DEL(I(6), txt("six"), I(60)), upd(3, NULL, a2),
+	};
+	int rc = apply_batch(t, tb, c, (int)(sizeof c / sizeof *c), false,
+	                     "m1", 100, &err);
+	if (!ok(rc == 0, "a batch of inserts, updates, key changes, a key swap "
+	        "and deletes commits"))
+		tap_diag("%s", ferry_error_message(&err));
+	is_str(rows_of(tb), "2|'TWO'|21,4|'five'|NULL,5|'four'|40,33|'three'|31",
+	       "the rows are what the source has: key moved, keys swapped, a "
+	       "row inserted and deleted in the batch gone");
+	is_int(checkpoint(t, "m1"), 100, "the checkpoint is committed with it");
+	is_str(val("SELECT lsn || ' ' || typeof(lsn) || ' ' || (updated LIKE "
+	           "'____-__-__ __:__:__.___+00:00') FROM _ferry_checkpoint "
+	           "WHERE migration = 'm1'"), "100 integer 1",
+	       "_ferry_checkpoint holds (migration, lsn, updated)");
+	chg more[] = {INS(I(7), txt("seven"), I(70)), DEL(I(7), txt("x"), N())};
+	rc = apply_batch(t, tb, more, 2, false, "m1", 101, &err);
+	ok(rc == 0 && checkpoint(t, "m1") == 101,
+	   "a second batch on the cached statements moves the checkpoint on");
+	is_int(checkpoint(t, "other"), 0, "a migration without a checkpoint: 0");
+	ferry_error_clear(&err);
+	free_table(tb);
+}
+
+static void check_abort(ferry_target *t)
+{
+	ferry_table *tb = items_table("items");
+	ferry_error err = FERRY_ERROR_INIT;
+	char saved[256];
+	snprintf(saved, sizeof saved, "%s", rows_of(tb));
+	ferry_value b2[3] = {I(2), txt("TWO"), I(21)};
+	ferry_value a2[3] = {I(2), txt("gone"), I(0)};
+	chg c[] = {INS(I(8), txt("eight"), I(80)), upd(3, b2, a2),
+	           DEL(I(33), txt("three"), I(31))};
+	int rc = ops->apply_begin(t, &err);
+	for (int i = 0; rc == 0 && i < 3; i++) {
+		ferry_row b = {c[i].b, 3, 3}, a = {c[i].a, 3, 3};
+		rc = ops->apply_change(t, tb, c[i].op, c[i].nb ? &b : NULL,
+		                       c[i].na ? &a : NULL, false, &err);
+	}
+	ok(rc == 0, "three changes applied");
+	is_str(rows_of(tb), saved, "another connection sees nothing of an open "
+	       "batch");
+	ops->apply_abort(t);
+	is_str(rows_of(tb), saved, "after apply_abort none of the changes is "
+	       "there");
+	is_int(checkpoint(t, "m1"), 101, "nor the checkpoint");
+	ops->apply_abort(t);
+	chg again[] = {INS(I(9), txt("nine"), I(90))};
+	rc = apply_batch(t, tb, again, 1, false, "m1", 102, &err);
+	ok(rc == 0 && strstr(rows_of(tb), "9|'nine'|90"),
+	   "the connection is usable after the abort");
+	ferry_error_clear(&err);
+	free_table(tb);
+}
+
+static void expect_divergence(ferry_target *t, const ferry_table *tb,
+                              const chg *c, int n, const char *want,
+                              const char *label)
+{
+	ferry_error err = FERRY_ERROR_INIT;
+	char saved[512];
+	snprintf(saved, sizeof saved, "%s", rows_of(tb));
+	uint64_t lsn = checkpoint(t, "m1");
+	int rc = apply_batch(t, tb, c, n, false, "m1", lsn + 50, &err);
+	ok(rc == FERRY_ERROR, "%s: the batch fails", label);
+	is_str(ferry_error_message(&err), want, "%s: the message", label);
+	is_str(rows_of(tb), saved, "%s: nothing of it is applied", label);
+	is_int(checkpoint(t, "m1"), lsn, "%s: the checkpoint stays", label);
+	ferry_error_clear(&err);
+}
+
+static void check_strict(ferry_target *t)
+{
+	ferry_table *tb = items_table("items");
+	ferry_value b[3] = {I(999), txt("x"), N()}, a[3] = {I(999), txt("y"), N()};
+	chg upd_missing[] = {INS(I(10), txt("ten"), I(1)), upd(3, b, a),
+	                     INS(I(11), txt("eleven"), I(1))};
+	expect_divergence(t, tb, upd_missing, 3,
+	                  "update of \"items\" key (id=999) matched 0 rows: the "
+	                  "target has diverged", "update of a missing key");
+	chg del_missing[] = {DEL(I(998), txt("x"), N()),
+	                     INS(I(12), txt("x"), N())};
+	expect_divergence(t, tb, del_missing, 2,
+	                  "delete of \"items\" key (id=998) matched 0 rows: the "
+	                  "target has diverged", "delete of a missing key");
+	chg dup[] = {INS(I(13), txt("x"), N()), INS(I(2), txt("again"), N())};
+	expect_divergence(t, tb, dup, 2,
+	                  "could not apply insert to table \"items\": UNIQUE "
+	                  "constraint failed: items.id",
+	                  "an insert of a present key");
+	ferry_value mv[3] = {I(2), txt("TWO"), I(21)};
+	ferry_value to[3] = {I(4), txt("x"), N()};
+	chg move_onto[] = {upd(3, mv, to)};
+	expect_divergence(t, tb, move_onto, 1,
+	                  "could not apply update to table \"items\" key (id=2): "
+	                  "UNIQUE constraint failed: items.id",
+	                  "a key moved onto another row");
+	ferry_error err = FERRY_ERROR_INIT;
+	ferry_row row = {b, 3, 3};
+	ops->apply_begin(t, &err);
+	ops->apply_change(t, tb, FERRY_OP_DELETE, &row, NULL, false, &err);
+	is_int(ops->apply_change(t, tb, FERRY_OP_DELETE, &row, NULL, false, &err),
+	       FERRY_EINVAL, "a failed batch takes no more changes");
+	is_str(ferry_error_message(&err), "could not apply a change to table "
+	       "\"items\": the batch has failed", "saying so");
+	is_int(ops->apply_commit(t, "m1", 1000, &err), FERRY_EINVAL,
+	       "nor a commit");
+	ok(checkpoint(t, "m1") < 1000, "so the checkpoint is not written");
+	ops->apply_abort(t);
+	ferry_error_clear(&err);
+	free_table(tb);
+}
+
+/* ---- idempotent mode -------------------------------------------------- */
+
+static void reset_idem(void)
+{
+	sqlf("DELETE FROM idem; INSERT INTO idem VALUES (1, 'a', 1), (2, 'b', 2), "
+	     "(3, 'c', 3)");
+}
+
+static void check_idempotent(ferry_target *t)
+{
+	ferry_table *tb = items_table("idem");
+	ferry_error err = FERRY_ERROR_INIT;
+	create(t, tb);
+	ferry_value o2[3] = {I(2), txt("b"), I(2)}, n2[3] = {I(2), txt("B"), I(20)};
+	ferry_value o3[3] = {I(3), txt("c"), I(3)}, n3[3] = {I(30), txt("c"), I(3)};
+	ferry_value o5[3] = {I(5), txt("e"), I(5)}, n5[3] = {I(50), txt("e"), I(5)};
+	ferry_value back[3] = {I(3), txt("C"), I(33)};
+	ferry_value n4[3] = {I(4), txt("d"), I(40)};
+	chg list[] = {
+		INS(I(4), txt("d"), I(4)), upd(3, o2, n2), upd(3, o3, n3),
+		DEL(I(1), txt("a"), I(1)), INS(I(5), txt("e"), I(5)),
+		upd(3, o5, n5), upd(3, n3, back), INS(I(1), txt("new"), I(100)),
+		upd(3, NULL, n4), DEL(I(50), txt("e"), I(5)),
+	};
+	int n = (int)(sizeof list / sizeof *list), bad = 0;
+	const char *want = "1|'new'|100,2|'B'|20,3|'C'|33,4|'d'|40";
+	reset_idem();
+	int rc = apply_batch(t, tb, list, n, false, "idem", 1, &err);
+	ok(rc == 0 && strcmp(rows_of(tb), want) == 0,
+	   "the list applies strictly to the expected rows");
+	for (int k = 0; k <= n; k++) {
+		reset_idem();
+		rc = apply_batch(t, tb, list, k, false, "idem", 1, &err);
+		for (int pass = 0; rc == 0 && pass < 2; pass++)
+			rc = apply_batch(t, tb, list, n, true, "idem", 1, &err);
+		if (rc < 0 || strcmp(rows_of(tb), want) != 0) {
+			bad++;
+			tap_diag("prefix %d: rc %d %s: %s", k, rc,
+			         ferry_error_message(&err), rows_of(tb));
+		}
+	}
+	ok(bad == 0, "from every prefix the snapshot may have seen, applied "
+	   "idempotently twice, the rows converge");
+	sqlf("DELETE FROM idem; "
+	     "INSERT INTO idem VALUES (1, 'a', 1), (7, 'new', 7)");
+	ferry_value ab[3] = {I(5), txt("x"), N()}, aa[3] = {I(5), txt("y"), N()};
+	ferry_value kb[3] = {I(6), txt("p"), N()}, ka[3] = {I(7), txt("q"), N()};
+	chg rules[] = {INS(I(1), txt("A"), I(10)), INS(I(1), txt("A2"), I(11)),
+	               upd(3, ab, aa), DEL(I(9), txt("z"), N()),
+	               upd(3, kb, ka)};
+	rc = apply_batch(t, tb, rules, 5, true, "idem", 2, &err);
+	ok(rc == 0, "idempotent rules apply");
+	is_str(rows_of(tb), "1|'A2'|11,5|'y'|NULL,7|'q'|NULL",
+	       "insert twice keeps the last, an update of an absent row "
+	       "creates it, a delete of an absent row is fine, a key move onto "
+	       "a present key takes the new values");
+	sqlf("INSERT INTO idem VALUES (8, 'old', 8), (9, 'both', 9)");
+	ferry_value mb[3] = {I(8), txt("old"), I(8)};
+	ferry_value ma[3] = {I(80), txt("m"), N()};
+	ferry_value bb[3] = {I(7), txt("q"), N()}, ba[3] = {I(9), txt("w"), N()};
+	chg moves[] = {upd(3, mb, ma), upd(3, bb, ba)};
+	rc = apply_batch(t, tb, moves, 2, true, "idem", 3, &err);
+	ok(rc == 0, "idempotent key moves apply");
+	is_str(rows_of(tb), "1|'A2'|11,5|'y'|NULL,9|'w'|NULL,80|'m'|NULL",
+	       "a row at the old key moves; with both keys present the old "
+	       "one goes");
+	ferry_error_clear(&err);
+	free_table(tb);
+}
+
+/* ---- composite keys and tables without one ------------------------------ */
+
+static void check_composite(ferry_target *t)
+{
+	ferry_table *tb = new_table("pairs");
+	ferry_error err = FERRY_ERROR_INIT;
+	add_col(tb, "a", "integer", 2)->not_null = true;
+	add_col(tb, "b", "text", 1)->not_null = true;
+	add_col(tb, "c", "text", 0);
+	ok(create(t, tb) == 0, "a table keyed by (b, a)");
+	ferry_value o[3] = {I(1), txt("x"), txt("c1")};
+	ferry_value n[3] = {I(1), txt("z"), txt("c1'")};
+	chg c[] = {INS(I(1), txt("x"), txt("c1")), INS(I(2), txt("x"), txt("c2")),
+	           INS(I(1), txt("y"), txt("c3")), upd(3, o, n),
+	           DEL(I(2), txt("x"), N())};
+	int rc = apply_batch(t, tb, c, 5, false, "pairs", 1, &err);
+	if (!ok(rc == 0, "composite keys: inserts, a key change in one part, a "
+	        "delete"))
+		tap_diag("%s", ferry_error_message(&err));
+	is_str(rows_of(tb), "1|'y'|'c3',1|'z'|'c1'''", "the rows");
+	chg up[] = {INS(I(1), txt("y"), txt("up")), INS(I(3), txt("y"), N())};
+	rc = apply_batch(t, tb, up, 2, true, "pairs", 2, &err);
+	ok(rc == 0, "idempotent inserts upsert on the composite key");
+	is_str(rows_of(tb), "1|'y'|'up',1|'z'|'c1''',3|'y'|NULL", "the rows");
+	ferry_value mb[3] = {I(9), txt("q"), N()}, ma[3] = {I(9), txt("r"), N()};
+	chg miss[] = {upd(3, mb, ma)};
+	expect_divergence(t, tb, miss, 1,
+	                  "update of \"pairs\" key (b='q', a=9) matched 0 rows: "
+	                  "the target has diverged",
+	                  "the key is named in key order");
+	ferry_error_clear(&err);
+	free_table(tb);
+}
+
+static ferry_value js(const char *s)
+{
+	return ferry_value_bytes(FERRY_JSON, s, strlen(s));
+}
+
+static void check_keyless(ferry_target *t)
+{
+	ferry_table *tb = new_table("loose");
+	ferry_error err = FERRY_ERROR_INIT;
+	add_col(tb, "a", "integer", 0);
+	add_col(tb, "rowid", "text", 0); /* hides the rowid: _rowid_ is used */
+	add_col(tb, "j", "json", 0);
+	ok(create(t, tb) == 0, "a table without a primary key");
+	ferry_value o2[3] = {I(2), N(), N()}, n2[3] = {I(2), txt("y"), js("{}")};
+	chg c[] = {INS(I(1), txt("x"), js("{\"k\": 1}")),
+	           INS(I(1), txt("x"), js("{\"k\": 1}")), INS(I(2), N(), N()),
+	           INS(I(3), txt("z"), js("[1, 2]")),
+	           DEL(I(1), txt("x"), js("{\"k\": 1}")), upd(3, o2, n2),
+	           DEL(I(3), txt("z"), js("[1, 2]"))};
+	int rc = apply_batch(t, tb, c, 7, false, "loose", 1, &err);
+	if (!ok(rc == 0, "keyless: the row matching every column is changed"))
+		tap_diag("%s", ferry_error_message(&err));
+	is_str(rows_of(tb), "1|'x'|'{\"k\": 1}',2|'y'|'{}'",
+	       "of two identical rows one is deleted; NULLs match (IS); a "
+	       "column called rowid does not confuse it");
+	chg miss[] = {DEL(I(4), txt("w"), N())};
+	expect_divergence(t, tb, miss, 1,
+	                  "delete of \"loose\" row (a=4, rowid='w', j=NULL) "
+	                  "matched 0 rows: the target has diverged",
+	                  "keyless: a missing row");
+	chg ins[] = {INS(I(5), N(), N())};
+	rc = apply_batch(t, tb, ins, 1, true, "loose", 2, &err);
+	is_int(rc, FERRY_EUNSUPPORTED, "keyless tables refuse idempotent mode");
+	is_str(ferry_error_message(&err), "could not apply insert to table "
+	       "\"loose\" idempotently: it has no primary key to match rows by",
+	       "saying why");
+	chg noimg[] = {upd(3, NULL, n2)};
+	rc = apply_batch(t, tb, noimg, 1, false, "loose", 2, &err);
+	is_int(rc, FERRY_EINVAL, "a keyless update needs its before-image");
+	ferry_table *hidden = new_table("hidden");
+	add_col(hidden, "rowid", "integer", 0);
+	add_col(hidden, "_rowid_", "integer", 0);
+	add_col(hidden, "OID", "integer", 0);
+	create(t, hidden);
+	rc = apply_batch(t, hidden, ins, 1, false, "loose", 2, &err);
+	is_int(rc, FERRY_EUNSUPPORTED, "every name of the rowid hidden: refused");
+	is_str(ferry_error_message(&err), "could not apply changes to table "
+	       "\"hidden\": it has no primary key and its columns hide the rowid",
+	       "saying why");
+	ferry_error_clear(&err);
+	free_table(tb);
+	free_table(hidden);
+}
+
+/* ---- every value type ------------------------------------------------- */
+
+static const char *const val_cols[][2] = {
+	{"k", "integer"},  {"i", "bigint"},  {"f", "double precision"},
+	{"n", "numeric(12,2)"}, {"t", "text"}, {"b", "bytea"}, {"bo", "boolean"},
+	{"d", "date"},     {"ts", "timestamp"}, {"tz", "timestamptz"},
+	{"j", "json"},     {"jb", "jsonb"},  {"u", "uuid"}, {"vc", "varchar(10)"},
+	{"ch", "char(3)"}, {"si", "smallint"}, {"r", "real"}, {"nn", "numeric"},
+};
+#define VAL_NCOLS ((int)(sizeof val_cols / sizeof *val_cols))
+#define VAL_NROWS 4
+
+static ferry_value ts_value(ferry_type type, int64_t y, unsigned mo,
+                            unsigned d, int64_t micros_of_day)
+{
+	return ferry_value_timestamp(type, ferry_days_from_civil(y, mo, d) *
+	                                           FERRY_USECS_PER_DAY +
+	                                       micros_of_day);
+}
+
+static ferry_value num(const char *s)
+{
+	return ferry_value_bytes(FERRY_NUMERIC, s, strlen(s));
+}
+
+static void fill_values(ferry_value v[VAL_NROWS][VAL_NCOLS])
+{
+	static const uint8_t u1[16] = {0x12, 0x34, 0x56, 0x78, 0x9a, 0xbc,
+	                               0xde, 0xf0, 0x12, 0x34, 0x56, 0x78,
+	                               0x9a, 0xbc, 0xde, 0xf0};
+	static const uint8_t u0[16] = {0};
+	static const char nul_text[] = "tab\t\"q\" 'q' \0 after NUL";
+	static const char blob[] = {0, 1, 2, 0, (char)0xff, '\\', '\n', 0};
+	for (int r = 0; r < VAL_NROWS; r++)
+		for (int c = 0; c < VAL_NCOLS; c++)
+			v[r][c] = c == 0 ? I(r + 1) : N(); /* row 3: NULLs */
+	ferry_value r0[] = {
+		I(INT64_MIN), ferry_value_float(-0.0), num("19.99"),
+		ferry_value_bytes(FERRY_TEXT, NULL, 0),
+		ferry_value_bytes(FERRY_BLOB, NULL, 0), ferry_value_bool(true),
+		ferry_value_date(ferry_days_from_civil(2024, 1, 1)),
+		ts_value(FERRY_TIMESTAMP, 2024, 1, 1, INT64_C(45296000000)),
+		ts_value(FERRY_TIMESTAMPTZ, 2024, 1, 1, INT64_C(45296500000)),
+		js("123"), js("{\"a\": 1}"), ferry_value_uuid(u1), txt("abc"),
+		txt("xy "), I(-32768), ferry_value_float(0.5),
+		num("123456789012345678")};
+	ferry_value r1[] = {
+		I(INT64_MAX), ferry_value_float(0.1), num("19.90"),
+		ferry_value_bytes(FERRY_TEXT, nul_text, sizeof nul_text - 1),
+		ferry_value_bytes(FERRY_BLOB, blob, sizeof blob),
+		ferry_value_bool(false), ferry_value_date(FERRY_DATE_PINF),
+		ferry_value_timestamp(FERRY_TIMESTAMP, FERRY_TS_NINF),
+		ts_value(FERRY_TIMESTAMPTZ, -43, 3, 15, INT64_C(43200000001)),
+		js("-0"), js("[]"), ferry_value_uuid(u0), txt("漢字"), txt("abc"),
+		I(32767), ferry_value_float(1e-30), num("-0.5")};
+	ferry_value r3[] = {
+		I(0), ferry_value_float(1e300), num("5.00"), txt("\n"),
+		ferry_value_bytes(FERRY_BLOB, "\xff", 1), N(),
+		ferry_value_date(ferry_days_from_civil(-43, 3, 15)),
+		ts_value(FERRY_TIMESTAMP, 1969, 12, 31, INT64_C(86399999999)),
+		ferry_value_timestamp(FERRY_TIMESTAMPTZ, FERRY_TS_PINF),
+		js("\"s\""), N(), N(), N(), N(), I(0),
+		ferry_value_float(-INFINITY), num("0.92674967026242")};
+	for (int c = 1; c < VAL_NCOLS; c++) {
+		v[0][c] = r0[c - 1];
+		v[1][c] = r1[c - 1];
+		v[3][c] = r3[c - 1];
+	}
+}
+
+static ferry_table *values_table(const char *name, bool keyed)
+{
+	ferry_table *tb = new_table(name);
+	for (int c = 0; c < VAL_NCOLS; c++)
+		add_col(tb, val_cols[c][0], val_cols[c][1], keyed && c == 0);
+	return tb;
+}
+
+/* Whether two tables hold the same rows (by k), each value of the same
+ * storage class with the same bytes (the bits of a REAL). */
+static int same_storage(const char *a, const char *b)
+{
+	char *q = sqlite3_mprintf("SELECT * FROM \"%w\" x JOIN \"%w\" y USING "
+	                          "(k) ORDER BY k", a, b);
+	sqlite3_stmt *st = NULL;
+	int bad = 0, rows = 0;
+	if (sqlite3_prepare_v2(raw, q, -1, &st, NULL) != SQLITE_OK)
+		bad = -1000;
+	while (bad >= 0 && sqlite3_step(st) == SQLITE_ROW) {
+		rows++;
+		for (int c = 1; c < VAL_NCOLS; c++) {
+			int x = c, y = c + VAL_NCOLS - 1;
+			int tx = sqlite3_column_type(st, x);
+			int nx = sqlite3_column_bytes(st, x);
+			int ny = sqlite3_column_bytes(st, y);
+			const void *px = sqlite3_column_blob(st, x);
+			const void *py = sqlite3_column_blob(st, y);
+			double fx = sqlite3_column_double(st, x);
+			double fy = sqlite3_column_double(st, y);
+			bool same = tx == sqlite3_column_type(st, y) &&
+			            (tx == SQLITE_FLOAT ? memcmp(&fx, &fy, 8) == 0
+			             : tx == SQLITE_INTEGER
+			                 ? sqlite3_column_int64(st, x) ==
+			                       sqlite3_column_int64(st, y)
+			                 : nx == ny &&
+			                       (!nx || memcmp(px, py, (size_t)nx) == 0));
+			if (!same) {
+				bad++;
+				tap_diag("%s/%s row %d column %s differs", a, b, rows,
+				         val_cols[c][0]);
+			}
+		}
+	}
+	sqlite3_finalize(st);
+	sqlite3_free(q);
+	return rows == VAL_NROWS ? bad : bad + 100;
+}
+
+static void check_values(ferry_target *t)
+{
+	ferry_value v[VAL_NROWS][VAL_NCOLS], nul[VAL_NROWS][VAL_NCOLS];
+	fill_values(v);
+	for (int r = 0; r < VAL_NROWS; r++)
+		for (int c = 0; c < VAL_NCOLS; c++)
+			nul[r][c] = c == 0 ? I(r + 1) : N();
+	ferry_error err = FERRY_ERROR_INIT;
+	ferry_table *ref = values_table("ref", true);
+	int rc = ops->prepare_table(t, ref, FERRY_EXISTING_DROP, &err);
+	if (rc == 0)
+		rc = ops->copy_begin(t, ref, &err);
+	for (int r = 0; rc == 0 && r < VAL_NROWS; r++) {
+		ferry_row row = {v[r], VAL_NCOLS, VAL_NCOLS};
+		rc = ops->copy_row(t, &row, &err);
+	}
+	int64_t rows = 0;
+	if (rc == 0)
+		rc = ops->copy_end(t, &rows, &err);
+	ok(rc == 0 && rows == VAL_NROWS, "the reference rows load");
+	ferry_table *app = values_table("app", true);
+	create(t, app);
+	const char *how[] = {"insert", "update from NULLs", "upsert over NULLs"};
+	for (int pass = 0; pass < 3; pass++) {
+		sqlf("DELETE FROM app");
+		rc = ops->apply_begin(t, &err);
+		for (int r = 0; rc == 0 && r < VAL_NROWS; r++) {
+			ferry_row row = {v[r], VAL_NCOLS, VAL_NCOLS};
+			ferry_row nulls = {nul[r], VAL_NCOLS, VAL_NCOLS};
+			if (pass)
+				rc = ops->apply_change(t, app, FERRY_OP_INSERT, NULL, &nulls,
+				                       false, &err);
+			if (rc == 0)
+				rc = ops->apply_change(t, app, pass == 1 ? FERRY_OP_UPDATE
+				                       : FERRY_OP_INSERT,
+				                       pass == 1 ? &nulls : NULL, &row,
+				                       pass == 2, &err);
+		}
+		if (rc == 0)
+			rc = ops->apply_commit(t, "values", 1, &err);
+		else
+			ops->apply_abort(t);
+		if (rc < 0)
+			tap_diag("%s: %s", how[pass], ferry_error_message(&err));
+		ok(rc == 0 && same_storage("ref", "app") == 0, "every value type "
+		   "(NULLs, NUL bytes, infinities, BC) stored by %s exactly as the "
+		   "load stores it", how[pass]);
+	}
+	ferry_table *loose = values_table("loose values", false);
+	create(t, loose);
+	rc = ops->apply_begin(t, &err);
+	for (int r = 0; rc == 0 && r < 2 * VAL_NROWS; r++) {
+		ferry_row row = {v[r % VAL_NROWS], VAL_NCOLS, VAL_NCOLS};
+		rc = ops->apply_change(t, loose, r < VAL_NROWS ? FERRY_OP_INSERT
+		                                               : FERRY_OP_DELETE,
+		                       r < VAL_NROWS ? NULL : &row,
+		                       r < VAL_NROWS ? &row : NULL, false, &err);
+	}
+	if (rc == 0)
+		rc = ops->apply_commit(t, "values", 2, &err);
+	else
+		ops->apply_abort(t);
+	if (!ok(rc == 0 && strcmp(val("SELECT count(*) FROM \"loose values\""),
+	                         "0") == 0,
+	        "without a key, each row is found by every value (IS)"))
+		tap_diag("%s", ferry_error_message(&err));
+	ferry_value bad[VAL_NCOLS];
+	memcpy(bad, v[0], sizeof bad);
+	bad[2] = ferry_value_float(NAN);
+	ferry_row br = {bad, VAL_NCOLS, VAL_NCOLS};
+	ops->apply_begin(t, &err);
+	is_int(ops->apply_change(t, app, FERRY_OP_UPDATE, NULL, &br, false, &err),
+	       FERRY_EINVAL, "a NaN is refused (SQLite would store NULL)");
+	is_str(ferry_error_message(&err), "could not apply update to table "
+	       "\"app\": column \"f\" cannot store NaN", "saying so");
+	ops->apply_abort(t);
+	bad[2] = txt("text");
+	ops->apply_begin(t, &err);
+	is_int(ops->apply_change(t, app, FERRY_OP_INSERT, NULL, &br, true, &err),
+	       FERRY_EINVAL, "a value of another type is refused");
+	is_str(ferry_error_message(&err), "could not apply insert to table "
+	       "\"app\": column \"f\" takes float values, not text", "saying so");
+	ops->apply_abort(t);
+	ferry_error_clear(&err);
+	free_table(ref);
+	free_table(app);
+	free_table(loose);
+}
+
+/* ---- TRUNCATE and names ------------------------------------------------- */
+
+static void check_truncate(ferry_target *t)
+{
+	ferry_table *tb = items_table("trunc");
+	ferry_error err = FERRY_ERROR_INIT;
+	create(t, tb);
+	chg fill[] = {INS(I(1), txt("a"), N()), INS(I(2), txt("b"), N())};
+	int rc = apply_batch(t, tb, fill, 2, false, "trunc", 1, &err);
+	chg c[] = {TRUNC, INS(I(3), txt("c"), N())};
+	if (rc == 0)
+		rc = apply_batch(t, tb, c, 2, false, "trunc", 2, &err);
+	ok(rc == 0 && strcmp(rows_of(tb), "3|'c'|NULL") == 0,
+	   "TRUNCATE (DELETE FROM) empties the table before the next insert");
+	chg gone[] = {TRUNC};
+	rc = apply_batch(t, tb, gone, 1, false, NULL, 0, &err);
+	ok(rc == 0 && strcmp(rows_of(tb), "3|'c'|NULL") == 0,
+	   "an aborted TRUNCATE leaves the rows");
+	rc = apply_batch(t, tb, gone, 1, true, "trunc", 3, &err);
+	ok(rc == 0 && strcmp(rows_of(tb), "") == 0, "TRUNCATE in idempotent mode");
+	ferry_error_clear(&err);
+	free_table(tb);
+}
+
+static void check_names(ferry_target *t)
+{
+	ferry_table *tb = new_table("Mixed \"Q\" Table select");
+	ferry_error err = FERRY_ERROR_INIT;
+	add_col(tb, "from", "integer", 1);
+	add_col(tb, "Mixed Case", "text", 0);
+	add_col(tb, "quo\"te", "integer", 0);
+	add_col(tb, "order", "boolean", 0);
+	ok(create(t, tb) == 0, "a table with reserved, spaced and quoted names");
+	ferry_value o[4] = {I(1), txt("one"), I(1), ferry_value_bool(true)};
+	ferry_value n[4] = {I(10), txt("ten"), I(2), ferry_value_bool(false)};
+	chg c[] = {INS(I(1), txt("one"), I(1), ferry_value_bool(true)),
+	           INS(I(2), txt("two"), N(), N()), upd(4, o, n),
+	           DEL(I(2), txt("two"), N(), N())};
+	const char *mig = "mig \"quoted\" 'name'";
+	int rc = apply_batch(t, tb, c, 4, false, mig, 7, &err);
+	chg up[] = {INS(I(10), txt("TEN"), I(3), N())};
+	if (rc == 0)
+		rc = apply_batch(t, tb, up, 1, true, mig, 8, &err);
+	if (!ok(rc == 0, "inserts, a key change, a delete and an upsert"))
+		tap_diag("%s", ferry_error_message(&err));
+	is_str(rows_of(tb), "10|'TEN'|3|NULL", "the rows under odd names");
+	is_int(checkpoint(t, mig), 8, "a migration name with quotes");
+	ferry_value b[4] = {I(5), N(), N(), N()};
+	chg miss[] = {upd(4, b, b)};
+	expect_divergence(t, tb, miss, 1,
+	                  "update of \"Mixed \"Q\" Table select\" key (from=5) "
+	                  "matched 0 rows: the target has diverged",
+	                  "odd names in the message");
+	ferry_error_clear(&err);
+	free_table(tb);
+}
+
+/* ---- the checkpoint ----------------------------------------------------- */
+
+static void check_checkpoints(ferry_target *t)
+{
+	ferry_table *tb = items_table("ck");
+	ferry_error err = FERRY_ERROR_INIT;
+	create(t, tb);
+	chg one[] = {INS(I(1), txt("a"), N())};
+	int rc = apply_batch(t, tb, one, 1, false, "ck", 500, &err);
+	ok(rc == 0 && checkpoint(t, "ck") == 500, "checkpoint 500");
+	chg two[] = {INS(I(2), txt("b"), N())};
+	rc = apply_batch(t, tb, two, 1, false, "ck", 400, &err);
+	is_int(rc, FERRY_ERROR, "a checkpoint going back fails the batch");
+	is_str(ferry_error_message(&err), "checkpoint of migration \"ck\" would "
+	       "go back to 400: another replayer has passed it", "saying so");
+	is_str(rows_of(tb), "1|'a'|NULL", "and its changes are rolled back");
+	rc = apply_batch(t, tb, two, 1, false, "ck", 500, &err);
+	ok(rc == 0 && checkpoint(t, "ck") == 500, "the same lsn again is fine");
+	rc = apply_batch(t, tb, NULL, 0, false, "ck", UINT64_MAX, &err);
+	is_int(rc, FERRY_EINVAL, "an lsn beyond int64 is refused");
+	is_str(ferry_error_message(&err), "could not write the checkpoint of "
+	       "migration \"ck\": lsn 18446744073709551615 is above the largest "
+	       "integer", "saying so");
+	rc = apply_batch(t, tb, NULL, 0, false, "", 1, &err);
+	is_int(rc, FERRY_EINVAL, "a migration without a name is refused");
+	rc = apply_batch(t, tb, NULL, 0, false, "ck", INT64_MAX, &err);
+	ok(rc == 0 && checkpoint(t, "ck") == (uint64_t)INT64_MAX,
+	   "the largest lsn round-trips");
+	uint64_t lsn = 0;
+	ops->apply_begin(t, &err);
+	is_int(ops->checkpoint_get(t, "ck", &lsn, &err), FERRY_EINVAL,
+	       "checkpoint_get during a batch is refused");
+	is_int(ops->checkpoint_drop(t, "ck", &err), FERRY_EINVAL,
+	       "so is checkpoint_drop");
+	ops->apply_abort(t);
+	rc = ops->checkpoint_drop(t, "ck", &err);
+	ok(rc == 0 && checkpoint(t, "ck") == 0, "checkpoint_drop removes one");
+	is_str(val("SELECT count(*) FROM sqlite_schema WHERE name = "
+	           "'_ferry_checkpoint'"), "1",
+	       "the table stays while other migrations have checkpoints");
+	sqlite3_stmt *st = NULL;
+	sqlite3_prepare_v2(raw, "SELECT migration FROM _ferry_checkpoint", -1, &st,
+	                   NULL);
+	char names[16][64];
+	int n = 0;
+	while (n < 16 && sqlite3_step(st) == SQLITE_ROW)
+		snprintf(names[n++], 64, "%s", sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	for (int i = 0; i < n; i++)
+		rc |= ops->checkpoint_drop(t, names[i], &err);
+	ok(rc == 0 && n > 1, "dropping the other %d", n);
+	is_str(val("SELECT count(*) FROM sqlite_schema WHERE name = "
+	           "'_ferry_checkpoint'"), "0",
+	       "the last one drops _ferry_checkpoint");
+	ok(checkpoint(t, "m1") == 0, "checkpoint_get without the table: 0");
+	is_int(ops->checkpoint_drop(t, "m1", &err), 0,
+	       "checkpoint_drop without the table: nothing to do");
+	rc = apply_batch(t, tb, NULL, 0, false, "ck", 9, &err);
+	ok(rc == 0 && checkpoint(t, "ck") == 9,
+	   "the next batch creates the table again");
+	ferry_error_clear(&err);
+	free_table(tb);
+}
+
+/* ---- schema changes and misuse ------------------------------------------ */
+
+static void check_schema_change(ferry_target *t)
+{
+	ferry_table *v1 = new_table("evolve");
+	ferry_error err = FERRY_ERROR_INIT;
+	add_col(v1, "id", "integer", 1);
+	add_col(v1, "a", "text", 0);
+	create(t, v1);
+	ferry_table *v2 = new_table("evolve");
+	add_col(v2, "id", "integer", 1);
+	add_col(v2, "a", "text", 0);
+	add_col(v2, "b", "bigint", 0);
+	ferry_value r2[3] = {I(2), txt("y"), I(7)};
+	ferry_value o[3] = {I(1), txt("x"), N()}, n[3] = {I(1), txt("X"), I(8)};
+	ferry_row a2 = {r2, 3, 3}, b3 = {o, 3, 3}, n3 = {n, 3, 3};
+	chg first[] = {INS(I(1), txt("x"))};
+	int rc = apply_batch(t, v1, first, 1, false, "evolve", 1, &err);
+	if (rc == 0)
+		rc = sqlf("ALTER TABLE evolve ADD COLUMN b INTEGER");
+	if (rc == 0)
+		rc = ops->apply_begin(t, &err);
+	if (rc == 0)
+		rc = ops->apply_change(t, v2, FERRY_OP_INSERT, NULL, &a2, false, &err);
+	if (rc == 0)
+		rc = ops->apply_change(t, v2, FERRY_OP_UPDATE, &b3, &n3, false, &err);
+	if (rc == 0)
+		rc = ops->apply_commit(t, "evolve", 2, &err);
+	else
+		ops->apply_abort(t);
+	if (!ok(rc == 0, "a table's definition changing between batches"))
+		tap_diag("%s", ferry_error_message(&err));
+	is_str(rows_of(v2), "1|'X'|8,2|'y'|7", "gets the new statements");
+	ferry_error_clear(&err);
+	free_table(v1);
+	free_table(v2);
+}
+
+static void expect_refusal(int rc, int want, ferry_error *err,
+                           const char *msg, const char *label)
+{
+	is_int(rc, want, "%s: refused", label);
+	is_str(ferry_error_message(err), msg, "%s: the message", label);
+	ferry_error_clear(err);
+}
+
+static void check_misuse(ferry_target *t)
+{
+	ferry_table *tb = items_table("items");
+	ferry_error err = FERRY_ERROR_INIT;
+	ferry_value v[3] = {I(50), txt("x"), I(1)};
+	ferry_row r = {v, 3, 3}, narrow = {v, 2, 2};
+	expect_refusal(ops->apply_change(t, tb, FERRY_OP_INSERT, NULL, &r, false,
+	                                 &err), FERRY_EINVAL, &err,
+	               "could not apply a change to table \"items\": no batch is "
+	               "open", "a change outside a batch");
+	expect_refusal(ops->apply_commit(t, "m", 1, &err), FERRY_EINVAL, &err,
+	               "could not commit the batch: no batch is open",
+	               "a commit outside a batch");
+	ops->apply_begin(t, &err);
+	expect_refusal(ops->apply_begin(t, &err), FERRY_EINVAL, &err,
+	               "could not begin a batch: another batch is open",
+	               "a batch in a batch");
+	expect_refusal(ops->copy_begin(t, tb, &err), FERRY_EINVAL, &err,
+	               "could not begin copy into table \"items\": an apply "
+	               "batch is open", "a copy during a batch");
+	ops->apply_abort(t);
+	ops->copy_begin(t, tb, &err);
+	expect_refusal(ops->apply_begin(t, &err), FERRY_EINVAL, &err,
+	               "could not begin a batch: a copy is open",
+	               "a batch during a copy");
+	ops->copy_abort(t);
+	struct {
+		ferry_op op;
+		const ferry_row *b, *a;
+		const char *msg;
+	} bad[] = {
+		{FERRY_OP_INSERT, NULL, &narrow, "could not apply insert to table "
+		 "\"items\": an image does not have a value per column"},
+		{FERRY_OP_DELETE, NULL, NULL, "could not apply delete to table "
+		 "\"items\": the before-image is missing"},
+		{FERRY_OP_UPDATE, &r, NULL, "could not apply update to table "
+		 "\"items\": the after-image is missing"},
+		{FERRY_OP_DDL, NULL, &r, "could not apply ddl to table \"items\": "
+		 "not a row change"},
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		ops->apply_begin(t, &err);
+		expect_refusal(ops->apply_change(t, tb, bad[i].op, bad[i].b,
+		                                 bad[i].a, false, &err),
+		               FERRY_EINVAL, &err, bad[i].msg, "a malformed change");
+		ops->apply_abort(t);
+	}
+	ferry_table *nope = items_table("no such table");
+	ops->apply_begin(t, &err);
+	expect_refusal(ops->apply_change(t, nope, FERRY_OP_INSERT, NULL, &r, false,
+	                                 &err), FERRY_ERROR, &err,
+	               "could not prepare the insert into table \"no such "
+	               "table\": no such table: no such table",
+	               "a missing table");
+	ops->apply_abort(t);
+	ferry_table *holes = new_table("holes");
+	add_col(holes, "a", "integer", 1);
+	add_col(holes, "b", "integer", 3);
+	ops->apply_begin(t, &err);
+	expect_refusal(ops->apply_change(t, holes, FERRY_OP_TRUNCATE, NULL, NULL,
+	                                 false, &err), FERRY_EINVAL, &err,
+	               "could not apply changes to table \"holes\": its primary "
+	               "key positions are not 1..2", "key positions with a hole");
+	ops->apply_abort(t);
+	free_table(holes);
+	ferry_table *empty = new_table("empty");
+	ops->apply_begin(t, &err);
+	expect_refusal(ops->apply_change(t, empty, FERRY_OP_TRUNCATE, NULL, NULL,
+	                                 false, &err), FERRY_EUNSUPPORTED, &err,
+	               "could not apply truncate to table \"empty\": it has no "
+	               "columns", "a table without columns");
+	ops->apply_abort(t);
+	chg fine[] = {INS(I(60), txt("ok"), N())};
+	int rc = apply_batch(t, tb, fine, 1, false, "misuse", 10, &err);
+	if (!ok(rc == 0, "after every refusal the connection still applies"))
+		tap_diag("%s", ferry_error_message(&err));
+	ferry_error_clear(&err);
+	free_table(tb);
+	free_table(nope);
+	free_table(empty);
+}
+
+/* ---- allocation failures ------------------------------------------------ */
+
+static int fault_run(const ferry_uri *uri, const ferry_table *items,
+                     const ferry_table *loose, bool *committed,
+                     ferry_error *err)
+{
+	ferry_target *t = NULL;
+	uint64_t lsn = 0;
+	*committed = false;
+	ferry_value o2[3] = {I(2), txt("b"), I(2)}, n2[3] = {I(20), txt("b"), I(2)};
+	chg ci[] = {INS(I(3), txt("c"), I(3)), upd(3, o2, n2),
+	            DEL(I(1), txt("a"), I(1)), INS(I(4), txt("d"), I(4))};
+	chg cl[] = {INS(I(2), txt("y")), DEL(I(1), txt("x"))};
+	int rc = ops->open(&t, uri, err);
+	if (rc == 0)
+		rc = ops->checkpoint_get(t, "fault", &lsn, err);
+	if (rc == 0)
+		rc = ops->apply_begin(t, err);
+	for (int i = 0; rc == 0 && i < 4; i++) {
+		ferry_row b = {ci[i].b, 3, 3}, a = {ci[i].a, 3, 3};
+		rc = ops->apply_change(t, items, ci[i].op, ci[i].nb ? &b : NULL,
+		                       ci[i].na ? &a : NULL, i % 2 == 1, err);
+		ferry_row lb = {cl[i % 2].b, 2, 2}, la = {cl[i % 2].a, 2, 2};
+		if (rc == 0 && i < 2)
+			rc = ops->apply_change(t, loose, cl[i].op,
+			                       cl[i].nb ? &lb : NULL,
+			                       cl[i].na ? &la : NULL, false, err);
+	}
+	if (rc == 0) {
+		rc = ops->apply_commit(t, "fault", 7, err);
+		*committed = rc == 0;
+	} else if (t) {
+		ops->apply_abort(t);
+	}
+	if (rc == 0)
+		rc = ops->checkpoint_get(t, "fault", &lsn, err);
+	if (rc == 0)
+		rc = ops->checkpoint_drop(t, "no such migration", err);
+	ops->close(t);
+	return rc;
+}
+
+static void check_alloc_failures(ferry_target *setup)
+{
+	ferry_table *items = items_table("f items");
+	ferry_table *loose = new_table("f loose");
+	add_col(loose, "a", "integer", 0);
+	add_col(loose, "b", "text", 0);
+	create(setup, items);
+	create(setup, loose);
+	ferry_error err = FERRY_ERROR_INIT;
+	ferry_uri uri;
+	char text[300];
+	snprintf(text, sizeof text, "sqlite://%s", path_of("apply.db"));
+	int bad = 0, injected = 0, rc = ferry_uri_parse(&uri, text, &err);
+	for (long nth = 1; rc == 0 && nth < 100000; nth++) {
+		sqlf("DELETE FROM \"f items\"; DELETE FROM \"f loose\"; "
+		     "INSERT INTO \"f items\" VALUES (1, 'a', 1), (2, 'b', 2); "
+		     "INSERT INTO \"f loose\" VALUES (1, 'x'); DELETE FROM "
+		     "_ferry_checkpoint WHERE migration = 'fault'");
+		bool committed;
+		ferry_alloc_fail_at(nth, 0);
+		int run = fault_run(&uri, items, loose, &committed, &err);
+		long failures = ferry_alloc_failures();
+		ferry_alloc_fail_at(0, 0);
+		const char *want = committed
+		                       ? "3|'c'|3,4|'d'|4,20|'b'|2 2|'y' 7"
+		                       : "1|'a'|1,2|'b'|2 1|'x' (none)";
+		char got[256];
+		snprintf(got, sizeof got, "%s ", rows_of(items));
+		snprintf(got + strlen(got), sizeof got - strlen(got), "%s ",
+		         rows_of(loose));
+		snprintf(got + strlen(got), sizeof got - strlen(got), "%s",
+		         val("SELECT lsn FROM _ferry_checkpoint WHERE migration = "
+		             "'fault'"));
+		if ((run != 0 && run != FERRY_ENOMEM) || strcmp(got, want) != 0 ||
+		    (failures == 0 && run != 0)) {
+			bad++;
+			tap_diag("allocation %ld: rc %d (%s), rows %s", nth, run,
+			         ferry_error_message(&err), got);
+		}
+		ferry_error_clear(&err);
+		if (failures == 0)
+			break;
+		injected++;
+	}
+	ferry_uri_free(&uri);
+	ok(injected > 20 && bad == 0, "each of %d allocation failures over the "
+	   "apply paths is FERRY_ENOMEM, and the batch is all there or not at "
+	   "all", injected);
+	free_table(items);
+	free_table(loose);
+}
+
+/* ---- throughput ---------------------------------------------------------- */
+
+static double now_seconds(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+typedef enum { B_INSERT, B_UPDATE, B_MIXED, B_UPSERT } bench_kind;
+
+static ferry_op bench_change(bench_kind kind, long i, long n, ferry_value *b,
+                             ferry_value *a, char *name, size_t cap)
+{
+	long id = i + 1;
+	ferry_op op = FERRY_OP_INSERT;
+	if (kind == B_UPDATE) {
+		op = FERRY_OP_UPDATE;
+	} else if (kind == B_MIXED) {
+		op = i % 3 == 0 ? FERRY_OP_UPDATE
+		     : i % 3 == 1 ? FERRY_OP_DELETE : FERRY_OP_INSERT;
+		id = op == FERRY_OP_INSERT ? n + i + 1 : i + 1;
+	}
+	int len = snprintf(name, cap, "%s %ld", kind == B_INSERT ? "new"
+	                   : "changed", id);
+	a[0] = b[0] = I(id);
+	b[1] = txt("old");
+	b[2] = a[2] = I(id % 1000);
+	b[3] = a[3] = num("19.99");
+	b[4] = a[4] = ferry_value_timestamp(FERRY_TIMESTAMPTZ,
+	                                    INT64_C(1700000000000000) + id);
+	a[1] = ferry_value_bytes(FERRY_TEXT, name, (size_t)len);
+	return op;
+}
+
+static double bench_run(ferry_target *t, const ferry_table *tb,
+                        bench_kind kind, long n, long batch)
+{
+	static uint64_t lsn;
+	ferry_error err = FERRY_ERROR_INIT;
+	ferry_value b[5], a[5];
+	ferry_row rb = {b, 5, 5}, ra = {a, 5, 5};
+	char name[64];
+	double start = now_seconds();
+	int rc = 0;
+	for (long i = 0; rc == 0 && i < n; i += batch) {
+		rc = ops->apply_begin(t, &err);
+		for (long j = i; rc == 0 && j < i + batch && j < n; j++) {
+			ferry_op op = bench_change(kind, j, n, b, a, name, sizeof name);
+			rc = ops->apply_change(t, tb, op, &rb, &ra, kind == B_UPSERT,
+			                       &err);
+		}
+		if (rc == 0)
+			rc = ops->apply_commit(t, "bench", ++lsn, &err);
+		else
+			ops->apply_abort(t);
+	}
+	double secs = now_seconds() - start;
+	if (rc < 0)
+		tap_diag("bench: %s", ferry_error_message(&err));
+	ferry_error_clear(&err);
+	return rc == 0 ? (double)n / secs : -1;
+}
+
+static void bench(long n)
+{
+	ferry_table *tb = new_table("bench");
+	add_col(tb, "id", "bigint", 1);
+	add_col(tb, "name", "text", 0);
+	add_col(tb, "qty", "integer", 0);
+	add_col(tb, "price", "numeric(12,2)", 0);
+	add_col(tb, "updated", "timestamptz", 0);
+	ferry_target *t = open_target("bench.db");
+	create(t, tb);
+	double ins = bench_run(t, tb, B_INSERT, n, 1000);
+	double up = bench_run(t, tb, B_UPDATE, n, 1000);
+	double upsert = bench_run(t, tb, B_UPSERT, n, 1000);
+	double mixed = bench_run(t, tb, B_MIXED, n, 1000);
+	ok(ins > 0 && up > 0 && upsert > 0 && mixed > 0,
+	   "bench: every run committed");
+	tap_diag("apply throughput, batches of 1000: %ld inserts %.0f/s, %ld "
+	         "updates %.0f/s, %ld idempotent upserts %.0f/s, %ld mixed "
+	         "(update/delete/insert) %.0f/s", n, ins, n, up, n, upsert, n,
+	         mixed);
+	ops->close(t);
+	free_table(tb);
+}
+
+/* ---- main ---------------------------------------------------------------- */
+
+static void remove_dir(void)
+{
+	static const char *const files[] = {"apply.db", "bench.db"};
+	char path[300];
+	for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
+		unlink(path_of(files[i]));
+		snprintf(path, sizeof path, "%s-wal", path_of(files[i]));
+		unlink(path);
+		snprintf(path, sizeof path, "%s-shm", path_of(files[i]));
+		unlink(path);
+	}
+	rmdir(dir);
+}
+
+int main(void)
+{
+	const char *tmp = getenv("TMPDIR");
+	snprintf(dir, sizeof dir, "%s/ferry-sqlite-apply-XXXXXX",
+	         tmp && *tmp && strlen(tmp) < 100 ? tmp : "/tmp");
+	if (!mkdtemp(dir)) {
+		ok(0, "mkdtemp");
+		return tap_done();
+	}
+	ferry_target *t = open_target("apply.db");
+	if (ok(t != NULL, "open") &&
+	    ok(sqlite3_open(path_of("apply.db"), &raw) == SQLITE_OK,
+	       "a second connection reads back")) {
+		ok(checkpoint(t, "m1") == 0,
+		   "checkpoint_get before _ferry_checkpoint exists: 0");
+		check_mixed_batch(t);
+		check_abort(t);
+		check_strict(t);
+		check_idempotent(t);
+		check_composite(t);
+		check_keyless(t);
+		check_values(t);
+		check_truncate(t);
+		check_names(t);
+		check_schema_change(t);
+		check_misuse(t);
+		check_checkpoints(t);
+		check_alloc_failures(t);
+	}
+	ops->close(t);
+	sqlite3_close(raw);
+	const char *n = getenv("FERRY_APPLY_BENCH");
+	long changes = n && *n ? atol(n) : 100000;
+	if (changes > 0)
+		bench(changes);
+	remove_dir();
+	return tap_done();
+}
