@@ -30,7 +30,7 @@ typedef struct ferry_journal_options {
 	bool no_sync;         /* unsafe: skip fsync on commit (MDB_NOSYNC) */
 	int level;            /* zstd level; 0 = default (3) */
 	bool dictionary;      /* train and use a dictionary */
-	size_t frame_bytes;   /* uncompressed bytes per frame; 0 = 64 KiB */
+	size_t frame_bytes;   /* uncompressed bytes per frame; 0 = 256 KiB */
 	size_t map_bytes;     /* initial map size; 0 = 64 MiB; grows */
 	bool read_only;       /* open an existing journal for reading only */
 } ferry_journal_options;
