@@ -63,6 +63,12 @@ const cli_command *cli_find_command(const char *name);
 /* The subcommands, one file each (cli/cmd_*.c). */
 int cli_cmd_load(const cli_command *cmd, cli_args *args);
 int cli_cmd_log(const cli_command *cmd, cli_args *args);
+int cli_cmd_init(const cli_command *cmd, cli_args *args);
+int cli_cmd_sync(const cli_command *cmd, cli_args *args);
+int cli_cmd_capture(const cli_command *cmd, cli_args *args);
+int cli_cmd_replay(const cli_command *cmd, cli_args *args);
+int cli_cmd_status(const cli_command *cmd, cli_args *args);
+int cli_cmd_clean(const cli_command *cmd, cli_args *args);
 
 /*
  * Parses argv (after the command name) for cmd.  Global options may come

@@ -67,22 +67,22 @@ const cli_command cli_commands[] = {
 	{"init", "SOURCE TARGET", "create the migration directory, check the plan",
 	 "Creates the migration directory (--dir), checks the plan and installs "
 	 "change capture on SOURCE.",
-	 2, 2, init_options, NULL},
+	 2, 2, init_options, cli_cmd_init},
 	{"sync", "", "snapshot, then capture + replay (online)",
 	 "Copies a consistent snapshot, then follows every change of the source "
 	 "into the target through the journal.",
-	 0, 0, follow_options, NULL},
+	 0, 0, follow_options, cli_cmd_sync},
 	{"capture", "", "read source changes into the journal",
 	 "The first half of sync: journals source changes.", 0, 0,
-	 follow_options, NULL},
+	 follow_options, cli_cmd_capture},
 	{"replay", "", "apply the journal to the target",
 	 "The second half of sync: applies journalled changes to the target "
 	 "exactly once.",
-	 0, 0, follow_options, NULL},
+	 0, 0, follow_options, cli_cmd_replay},
 	{"status", "", "phase, per-table progress, lag",
 	 "Shows the migration's phase, per-table progress and lag in changes "
 	 "and seconds.",
-	 0, 0, no_options, NULL},
+	 0, 0, no_options, cli_cmd_status},
 	{"verify", "", "compare source (transformed) with target",
 	 "Compares the source, transformed by the plan, with the target by "
 	 "chunked checksums.  Exit 3 when they differ.",
@@ -113,7 +113,7 @@ const cli_command cli_commands[] = {
 	{"clean", "", "remove what ferry installed on source and target",
 	 "Removes capture objects, slots and checkpoint tables and says what it "
 	 "removed.",
-	 0, 0, no_options, NULL},
+	 0, 0, no_options, cli_cmd_clean},
 	{NULL, NULL, NULL, NULL, 0, 0, NULL, NULL},
 };
 

@@ -71,29 +71,11 @@ static void record_failure(loader *L, ferry_error *err)
 	atomic_store(&L->failed, 1);
 }
 
-/* "id=5" or "a=1, b='x'" from the primary key; "row N" for rowid tables. */
-static void reject_key(const ferry_table *t, const ferry_row *row, int64_t n,
-                       ferry_buf *out)
-{
-	uint32_t npk = ferry_table_pk_count(t);
-	if (npk == 0) {
-		ferry_buf_printf(out, "row %lld", (long long)n);
-		return;
-	}
-	for (uint32_t k = 1; k <= npk; k++)
-		for (uint32_t i = 0; i < t->ncolumns; i++)
-			if (t->columns[i].pk_position == (int)k) {
-				ferry_buf_printf(out, "%s%s=", k > 1 ? ", " : "",
-				                 t->columns[i].name);
-				ferry_value_format(&row->values[i], out, 200);
-			}
-}
-
 static int handle_reject(loader *L, load_table *lt, const ferry_row *row,
                          int64_t n, const ferry_reject *rej, ferry_error *err)
 {
 	ferry_buf key = FERRY_BUF_INIT, value = FERRY_BUF_INIT;
-	reject_key(lt->src, row, n, &key);
+	ferry_row_key_format(lt->src, row, n, &key);
 	ferry_value_format(&rej->value, &value, 1000);
 	int rc = 0;
 	if (ferry_buf_failed(&key) || ferry_buf_failed(&value))

@@ -7,10 +7,13 @@
  */
 #include "engine/registry.h"
 
+#include "engine/capture.h"
+
 extern const ferry_source_ops ferry_sqlite_source_ops;
 extern const ferry_target_ops ferry_pg_target_ops;
 extern const ferry_target_ops ferry_sqlite_target_ops;
 extern const ferry_transform_ops ferry_plan_transform_ops;
+extern const ferry_capture_ops ferry_sqlite_capture_ops;
 
 const ferry_source_ops *ferry_source_for(ferry_uri_kind kind)
 {
@@ -37,4 +40,9 @@ const ferry_target_ops *ferry_target_for(ferry_uri_kind kind)
 const ferry_transform_ops *ferry_default_transform(void)
 {
 	return &ferry_plan_transform_ops;
+}
+
+const ferry_capture_ops *ferry_capture_for(ferry_uri_kind kind)
+{
+	return kind == FERRY_URI_SQLITE ? &ferry_sqlite_capture_ops : NULL;
 }

@@ -16,5 +16,7 @@
 const ferry_source_ops *ferry_source_for(ferry_uri_kind kind);
 const ferry_target_ops *ferry_target_for(ferry_uri_kind kind);
 const ferry_transform_ops *ferry_default_transform(void);
+/* NULL when this version cannot capture changes from that kind. */
+const struct ferry_capture_ops *ferry_capture_for(ferry_uri_kind kind);
 
 #endif

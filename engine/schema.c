@@ -325,3 +325,22 @@ ferry_type ferry_sqltype_value_type(const ferry_sqltype *t)
 		return FERRY_TEXT;
 	}
 }
+
+/* "id=5" or "a=1, b='x'" from the primary key; "row N" for rowid tables. */
+void ferry_row_key_format(const ferry_table *t, const ferry_row *row,
+                          int64_t n, ferry_buf *out)
+{
+	uint32_t npk = ferry_table_pk_count(t);
+	if (npk == 0) {
+		ferry_buf_printf(out, "row %lld", (long long)n);
+		return;
+	}
+	for (uint32_t k = 1; k <= npk; k++)
+		for (uint32_t i = 0; i < t->ncolumns; i++)
+			if (t->columns[i].pk_position == (int)k) {
+				ferry_buf_printf(out, "%s%s=", k > 1 ? ", " : "",
+				                 t->columns[i].name);
+				ferry_value_format(&row->values[i], out, 200);
+			}
+}
+

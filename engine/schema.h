@@ -137,6 +137,11 @@ int ferry_table_column_index(const ferry_table *t, const char *name);
 /* Number of primary key columns (0 when the table has none). */
 uint32_t ferry_table_pk_count(const ferry_table *t);
 
+/* Appends a readable key of row for messages and rejects: "id=5",
+ * "a=1, b='x'"; "row N" (n) for a table without a primary key. */
+void ferry_row_key_format(const ferry_table *t, const ferry_row *row,
+                          int64_t n, ferry_buf *out);
+
 /* Appends a new zeroed table / column / index / foreign key to its parent,
  * returning a pointer to it, or NULL when memory runs out.  The pointer
  * is valid until the next append to the same array. */

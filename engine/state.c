@@ -213,3 +213,56 @@ int ferry_state_rejects_csv(ferry_state *st, int64_t run, const char *path,
 		                         strerror(errno));
 	return result;
 }
+
+int ferry_state_set(ferry_state *st, const char *key, const char *value,
+                    ferry_error *err)
+{
+	return exec(st, err, NULL, "record a setting",
+	            "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", "tt",
+	            key, value);
+}
+
+/* Runs a one-row, one-column query with an optional text parameter. */
+static int query_one(ferry_state *st, const char *sql, const char *param,
+                     sqlite3_stmt **stmt, ferry_error *err)
+{
+	int rc = sqlite3_prepare_v2(st->db, sql, -1, stmt, NULL);
+	if (rc == SQLITE_OK && param)
+		rc = sqlite3_bind_text(*stmt, 1, param, -1, SQLITE_TRANSIENT);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(*stmt);
+	if (rc == SQLITE_ROW || rc == SQLITE_DONE)
+		return rc;
+	return state_error(st, err, "read the state");
+}
+
+int ferry_state_get(ferry_state *st, const char *key, char **value,
+                    ferry_error *err)
+{
+	sqlite3_stmt *stmt = NULL;
+	*value = NULL;
+	pthread_mutex_lock(&st->lock);
+	int rc = query_one(st, "SELECT value FROM meta WHERE key = ?", key, &stmt,
+	                   err);
+	if (rc == SQLITE_ROW && sqlite3_column_type(stmt, 0) != SQLITE_NULL) {
+		*value = ferry_strdup((const char *)sqlite3_column_text(stmt, 0));
+		rc = *value ? 0 : ferry_error_oom(err);
+	} else if (rc == SQLITE_ROW || rc == SQLITE_DONE) {
+		rc = ferry_error_set(err, FERRY_ENOTFOUND, "no setting \"%s\" in \"%s\"",
+		                     key, st->path);
+	}
+	sqlite3_finalize(stmt);
+	pthread_mutex_unlock(&st->lock);
+	return rc;
+}
+
+int ferry_state_reject_count(ferry_state *st, int64_t *count, ferry_error *err)
+{
+	sqlite3_stmt *stmt = NULL;
+	pthread_mutex_lock(&st->lock);
+	int rc = query_one(st, "SELECT count(*) FROM rejects", NULL, &stmt, err);
+	*count = rc == SQLITE_ROW ? sqlite3_column_int64(stmt, 0) : 0;
+	sqlite3_finalize(stmt);
+	pthread_mutex_unlock(&st->lock);
+	return rc == SQLITE_ROW ? 0 : rc < 0 ? rc : FERRY_ERROR;
+}

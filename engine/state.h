@@ -43,4 +43,14 @@ int ferry_state_add_reject(ferry_state *st, int64_t run, const char *table,
 int ferry_state_rejects_csv(ferry_state *st, int64_t run, const char *path,
                             int64_t *count, ferry_error *err);
 
+/* Settings of the migration (meta table): set replaces; get gives a
+ * copy the caller frees (ferry_free), or FERRY_ENOTFOUND. */
+int ferry_state_set(ferry_state *st, const char *key, const char *value,
+                    ferry_error *err);
+int ferry_state_get(ferry_state *st, const char *key, char **value,
+                    ferry_error *err);
+
+/* Rejects recorded in all runs. */
+int ferry_state_reject_count(ferry_state *st, int64_t *count, ferry_error *err);
+
 #endif

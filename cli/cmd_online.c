@@ -1,0 +1,151 @@
+/*
+ * cli/cmd_online.c - the online migration commands: init, sync, capture,
+ * replay, status, clean.  engine/online does the work.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "cli/output.h"
+#include "engine/buf.h"
+#include "engine/online.h"
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop_requested = 1; /* the passes stop at their next boundary */
+}
+
+static void catch_stop_signals(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
+
+static int fail(ferry_error *err)
+{
+	cli_error("%s", ferry_error_message(err));
+	ferry_error_clear(err);
+	return FERRY_EXIT_FAILURE;
+}
+
+int cli_cmd_init(const cli_command *cmd, cli_args *args)
+{
+	ferry_buf report = FERRY_BUF_INIT;
+	ferry_error err = FERRY_ERROR_INIT;
+	int rc = ferry_online_init(args->dir, args->operands[0], args->operands[1],
+	                           cli_option_value(cmd, args, "spec"), &report,
+	                           &err);
+	if (rc == 0 && !args->quiet)
+		fputs(ferry_buf_cstr(&report) ? ferry_buf_cstr(&report) : "", stdout);
+	ferry_buf_free(&report);
+	return rc < 0 ? fail(&err) : FERRY_EXIT_OK;
+}
+
+static void print_counts(const cli_args *args, const char *what,
+                         const ferry_online_counts *c)
+{
+	if (args->quiet)
+		return;
+	if (args->json) {
+		printf("{\"snapshot_rows\":%lld,\"captured\":%lld,\"applied\":%lld,"
+		       "\"rejected\":%lld,\"filtered\":%lld}\n",
+		       (long long)c->snapshot_rows, (long long)c->captured,
+		       (long long)c->applied, (long long)c->rejected,
+		       (long long)c->filtered);
+		return;
+	}
+	printf("%s:", what);
+	if (c->snapshot_rows)
+		printf(" snapshot %lld rows,", (long long)c->snapshot_rows);
+	printf(" %lld changes captured, %lld applied", (long long)c->captured,
+	       (long long)c->applied);
+	if (c->filtered)
+		printf(", %lld filtered out", (long long)c->filtered);
+	if (c->rejected)
+		printf(", %lld rejected", (long long)c->rejected);
+	printf("\n");
+}
+
+typedef int (*online_fn)(const ferry_online_options *, ferry_online_counts *,
+                         ferry_error *);
+
+static int run_online(const cli_command *cmd, cli_args *args, online_fn fn)
+{
+	ferry_online_options o = {0};
+	ferry_online_counts c = {0};
+	ferry_error err = FERRY_ERROR_INIT;
+	o.dir = args->dir;
+	o.follow = cli_option_value(cmd, args, "follow") != NULL;
+	o.stop = &stop_requested;
+	catch_stop_signals();
+	int rc = fn(&o, &c, &err);
+	print_counts(args, cmd->name, &c);
+	if (rc < 0)
+		return fail(&err);
+	return c.rejected ? FERRY_EXIT_REJECTS : FERRY_EXIT_OK;
+}
+
+int cli_cmd_sync(const cli_command *cmd, cli_args *args)
+{
+	return run_online(cmd, args, ferry_online_sync);
+}
+
+int cli_cmd_capture(const cli_command *cmd, cli_args *args)
+{
+	return run_online(cmd, args, ferry_online_capture);
+}
+
+int cli_cmd_replay(const cli_command *cmd, cli_args *args)
+{
+	return run_online(cmd, args, ferry_online_replay);
+}
+
+int cli_cmd_status(const cli_command *cmd, cli_args *args)
+{
+	ferry_online_status s;
+	ferry_error err = FERRY_ERROR_INIT;
+	if (ferry_online_get_status(args->dir, &s, &err) < 0)
+		return fail(&err);
+	if (args->json) {
+		printf("{\"phase\":");
+		cli_json_string(stdout, s.phase);
+		printf(",\"journal_head\":%llu,\"applied\":%llu,\"lag_changes\":%llu,"
+		       "\"lag_seconds\":%.3f,\"capture_position\":%llu,"
+		       "\"rejects\":%lld}\n",
+		       (unsigned long long)s.journal_head,
+		       (unsigned long long)s.applied,
+		       (unsigned long long)s.lag_changes, s.lag_seconds,
+		       (unsigned long long)s.capture_position, (long long)s.rejects);
+		return FERRY_EXIT_OK;
+	}
+	printf("phase:        %s\n", s.phase);
+	printf("journal head: LSN %llu (source position %llu)\n",
+	       (unsigned long long)s.journal_head,
+	       (unsigned long long)s.capture_position);
+	printf("applied:      LSN %llu\n", (unsigned long long)s.applied);
+	printf("lag:          %llu changes, %.1f s\n",
+	       (unsigned long long)s.lag_changes, s.lag_seconds);
+	printf("rejects:      %lld\n", (long long)s.rejects);
+	(void)cmd;
+	return FERRY_EXIT_OK;
+}
+
+int cli_cmd_clean(const cli_command *cmd, cli_args *args)
+{
+	ferry_buf report = FERRY_BUF_INIT;
+	ferry_error err = FERRY_ERROR_INIT;
+	int rc = ferry_online_clean(args->dir, &report, &err);
+	if (!args->quiet && ferry_buf_cstr(&report))
+		fputs(ferry_buf_cstr(&report), stdout);
+	ferry_buf_free(&report);
+	(void)cmd;
+	return rc < 0 ? fail(&err) : FERRY_EXIT_OK;
+}

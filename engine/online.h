@@ -1,0 +1,72 @@
+/*
+ * engine/online.h - the online migration (docs/online-sqlite.md): init,
+ * the snapshot, capture into the journal, replay into the target, status
+ * and clean.  Each step is exactly once across crashes: the journal keeps
+ * the capture cursor with the frames, the target keeps the replay
+ * checkpoint with the rows.
+ *
+ * A migration directory holds ferry.db (settings: migration id, source,
+ * target, spec, phase) and journal/.  URIs are stored as given, so a
+ * password is refused at init: libpq reads it from PGPASSWORD or
+ * ~/.pgpass instead, and it never reaches a file of ferry's.
+ */
+#ifndef FERRY_ONLINE_H
+#define FERRY_ONLINE_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "engine/buf.h"
+#include "engine/error.h"
+
+typedef struct ferry_online_options {
+	const char *dir;               /* the migration directory */
+	bool follow;                   /* run until *stop is set */
+	volatile sig_atomic_t *stop;   /* set by a signal handler; may be NULL */
+	int64_t batch_changes;         /* replay commits after this many; 0: 5000 */
+} ferry_online_options;
+
+typedef struct ferry_online_counts {
+	int64_t snapshot_rows;  /* rows copied by a snapshot in this run */
+	int64_t captured;       /* changes journalled in this run */
+	int64_t applied;        /* changes applied in this run */
+	int64_t rejected;       /* changes whose values did not convert */
+	int64_t filtered;       /* changes the where filter skipped */
+} ferry_online_counts;
+
+/* Creates the directory, checks the plan, installs capture on the source
+ * and records everything.  Refuses an existing migration directory. */
+int ferry_online_init(const char *dir, const char *source, const char *target,
+                      const char *spec, ferry_buf *report, ferry_error *err);
+
+/* Snapshot if not done, then capture and replay until caught up (or until
+ * *stop with follow). */
+int ferry_online_sync(const ferry_online_options *o, ferry_online_counts *c,
+                      ferry_error *err);
+
+/* The halves, separately runnable (two processes). */
+int ferry_online_capture(const ferry_online_options *o, ferry_online_counts *c,
+                         ferry_error *err);
+int ferry_online_replay(const ferry_online_options *o, ferry_online_counts *c,
+                        ferry_error *err);
+
+typedef struct ferry_online_status {
+	char phase[32];          /* initialized, snapshot, streaming */
+	uint64_t journal_head;   /* last journalled LSN */
+	uint64_t applied;        /* last LSN applied to the target */
+	uint64_t lag_changes;
+	double lag_seconds;      /* source commit time of the oldest unapplied
+	                            change to now; 0 when caught up */
+	uint64_t capture_position;
+	int64_t rejects;
+} ferry_online_status;
+
+int ferry_online_get_status(const char *dir, ferry_online_status *out,
+                            ferry_error *err);
+
+/* Removes capture objects from the source and the checkpoint from the
+ * target, one report line per thing removed. */
+int ferry_online_clean(const char *dir, ferry_buf *report, ferry_error *err);
+
+#endif

@@ -1,0 +1,91 @@
+#!/bin/sh
+# ferry init + sync, SQLite -> SQLite (and -> PostgreSQL when a server is
+# given): a writer changes the source while `ferry sync --follow` runs;
+# after it stops and sync catches up, the target must equal the source
+# transformed by the plan, row for row.  The oracle is `ferry load` of the
+# final source with the same spec (tested on its own against exact values).
+. "$FERRY_SRCDIR/tests/lib.sh"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+spec="$FERRY_SRCDIR/tests/integration/sample-spec.yaml"
+src="$tmp/shop.db"
+sqlite3 "$src" < "$FERRY_SRCDIR/tests/integration/sample.sql"
+sqlite3 "$src" "pragma journal_mode=wal" >/dev/null
+q() { sqlite3 -separator '|' "$1" "$2" 2>&1; }
+
+# writer: random inserts, updates (also of keys), deletes, transactions
+write_changes() { # write_changes SEED COUNT
+	awk -v seed="$1" -v n="$2" 'BEGIN {
+		srand(seed);
+		for (i = 0; i < n; i++) {
+			r = rand(); id = int(rand() * 60) + 1; k = int(rand() * 60) + 1;
+			if (!intx && rand() < 0.2) { print "BEGIN;"; intx = 1 }
+			if (r < 0.35)
+				printf "INSERT OR IGNORE INTO users(id, name, email, balance_cents, created_at, deleted_at) VALUES (%d, \"user %d\", \"u%d@x\", %d, \"2024-01-%02d 10:00:00\", NULL);\n", id, id, i, int(rand() * 100000), int(rand() * 28) + 1;
+			else if (r < 0.55)
+				printf "UPDATE users SET balance_cents = %d, name = \"n%d\" WHERE id = %d;\n", int(rand() * 100000), i, id;
+			else if (r < 0.62)
+				printf "UPDATE OR IGNORE users SET id = %d WHERE id = %d;\n", k + 100, id;
+			else if (r < 0.70)
+				printf "UPDATE users SET deleted_at = %s WHERE id = %d;\n", (rand() < 0.5 ? "NULL" : "\"2024\""), id;
+			else if (r < 0.80)
+				printf "DELETE FROM users WHERE id = %d;\n", id;
+			else if (r < 0.95)
+				printf "INSERT INTO orders(user_id, total_cents, status) VALUES (%d, %d, \"new\");\n", id, int(rand() * 10000);
+			else
+				printf "DELETE FROM orders WHERE id %% 7 = %d;\n", int(rand() * 7);
+			if (intx && rand() < 0.2) { print "COMMIT;"; intx = 0 }
+		}
+		if (intx) print "COMMIT;";
+	}' | sqlite3 -bail -cmd ".timeout 30000" "$src"
+}
+
+run_ferry --dir "$tmp/m" init "$src" "$tmp/dst.db" --spec "$spec"
+is "$FERRY_RC" 0 "init exits 0"
+contains "$FERRY_OUT" "capture installed" "init says capture is installed"
+is "$(q "$src" "select count(*) from sqlite_schema where name like '_ferry_users_%'")" "3" "three triggers per table"
+run_ferry --dir "$tmp/m" init "$src" "$tmp/dst.db"
+is "$FERRY_RC" 1 "init refuses an existing migration directory"
+
+write_changes 1 200   # changes before the snapshot: in the copy
+"$FERRY" --quiet --dir "$tmp/m" sync --follow &
+pid=$!
+write_changes 2 400   # changes during snapshot and stream
+write_changes 3 400
+kill -TERM "$pid"
+wait "$pid"
+is "$?" 0 "sync --follow stops cleanly on SIGTERM"
+write_changes 4 200   # changes while nothing runs
+run_ferry --dir "$tmp/m" sync
+is "$FERRY_RC" 0 "sync catches up"
+
+run_ferry --dir "$tmp/ref" load "$src" "$tmp/ref.db" --spec "$spec"
+for t in accounts orders; do
+	diff=$(q "$tmp/dst.db" "attach '$tmp/ref.db' as ref;
+		select count(*) from (select * from main.$t except select * from ref.$t);
+		select count(*) from (select * from ref.$t except select * from main.$t);
+		select count(*) from main.$t;")
+	rows=$(printf '%s\n' "$diff" | sed -n 3p)
+	is "$(printf '%s\n' "$diff" | sed -n 1,2p | tr '\n' ' ')" "0 0 " "$t: target equals the transformed source ($rows rows)"
+done
+[ "$(q "$tmp/dst.db" "select count(*) from accounts")" -gt 10 ]; ok $? "the comparison covers real rows"
+
+run_ferry --dir "$tmp/m" status
+contains "$FERRY_OUT" "lag:          0 changes" "status: no lag after catching up"
+run_ferry --dir "$tmp/m" --json status
+contains "$FERRY_OUT" '"phase":"streaming"' "status --json"
+
+run_ferry --dir "$tmp/m" clean
+is "$FERRY_RC" 0 "clean exits 0"
+contains "$FERRY_OUT" "dropped trigger _ferry_users_ins" "clean says what it removed"
+is "$(q "$src" "select count(*) from sqlite_schema where name like '_ferry%'")" "0" "nothing of ferry's is left on the source"
+is "$(q "$tmp/dst.db" "select count(*) from sqlite_schema where name = '_ferry_checkpoint'")" "0" "nor on the target"
+
+run_ferry --dir "$tmp/none" sync
+is "$FERRY_RC" 1 "sync without init fails"
+contains "$FERRY_ERR" "run ferry init" "and says what to do"
+run_ferry --dir "$tmp/pw" init "$src" "host=/nonexistent password=S3cr3tX dbname=x"
+is "$FERRY_RC" 1 "a password in a URI is refused at init"
+lacks "$FERRY_ERR" "S3cr3tX" "without printing it"
+[ ! -e "$tmp/pw/ferry.db" ]; ok $? "and nothing is left behind"
+done_testing
