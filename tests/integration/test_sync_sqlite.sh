@@ -75,6 +75,14 @@ contains "$FERRY_OUT" "lag:          0 changes" "status: no lag after catching u
 run_ferry --dir "$tmp/m" --json status
 contains "$FERRY_OUT" '"phase":"streaming"' "status --json"
 
+# a schema change on the source stops the sync, saying what changed
+sqlite3 "$src" "alter table users add column nickname text; insert into users(id, name, balance_cents, nickname) values (999, 'x', 1, 'nick')"
+run_ferry --dir "$tmp/m" sync
+is "$FERRY_RC" 1 "a column added on the source stops the sync"
+contains "$FERRY_ERR" '"nickname"' "the message names the column"
+contains "$FERRY_ERR" "so the target cannot diverge" "and why it stopped"
+is "$(q "$tmp/dst.db" "select count(*) from accounts where id = 999")" "0" "nothing after the change was applied"
+
 run_ferry --dir "$tmp/m" clean
 is "$FERRY_RC" 0 "clean exits 0"
 contains "$FERRY_OUT" "dropped trigger _ferry_users_ins" "clean says what it removed"
