@@ -2896,38 +2896,6 @@ static int pg_apply_begin(ferry_target *t, ferry_error *err)
 	return 0;
 }
 
-/* The images op needs, of the table's width; changes only to tables
- * with columns (there is nothing to match rows of the others by). */
-static int check_images(const ferry_table *table, ferry_op op,
-                        const ferry_row *before, const ferry_row *after,
-                        ferry_error *err)
-{
-	const char *name = ferry_op_name(op);
-	const char *why = NULL;
-	if (op < FERRY_OP_INSERT || op > FERRY_OP_TRUNCATE)
-		why = "not a row change";
-	else if (table->ncolumns == 0)
-		return ferry_error_set(err, FERRY_EUNSUPPORTED,
-		                       "could not apply %s to table \"%s\": it "
-		                       "has no columns", name, table->name);
-	else if ((op == FERRY_OP_INSERT || op == FERRY_OP_UPDATE) && !after)
-		why = "the after-image is missing";
-	else if (op == FERRY_OP_DELETE && !before)
-		why = "the before-image is missing";
-	else if (op == FERRY_OP_UPDATE && !before &&
-	         ferry_table_pk_count(table) == 0)
-		why = "a table without primary key needs the before-image";
-	else if ((after && op != FERRY_OP_DELETE &&
-	          after->ncols != table->ncolumns) ||
-	         (before && before->ncols != table->ncolumns))
-		why = "an image does not have a value per column";
-	if (!why)
-		return 0;
-	return ferry_error_set(err, FERRY_EINVAL,
-	                       "could not apply %s to table \"%s\": %s", name,
-	                       table->name, why);
-}
-
 /* Whether the key columns of a and b hold the same values. */
 static bool same_key(const apply_table *at, const ferry_row *a,
                      const ferry_row *b)
@@ -3020,7 +2988,7 @@ static int pg_apply_change(ferry_target *t, const ferry_table *table,
 		                       t->applying ? "the batch has failed"
 		                                   : "no batch is open");
 	apply_table *at = NULL;
-	int rc = check_images(table, op, before, after, err);
+	int rc = ferry_target_check_images(table, op, before, after, err);
 	if (rc == 0)
 		rc = find_apply_table(t, table, &at, err);
 	if (rc == 0)

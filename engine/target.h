@@ -158,4 +158,14 @@ typedef struct ferry_target_ops {
 	void (*close)(ferry_target *tgt); /* accepts NULL; aborts a batch */
 } ferry_target_ops;
 
+/*
+ * Checks the images an apply_change of op needs, against the table's
+ * width: the after-image for insert and update, the before-image for
+ * delete (and for an update of a table without primary key).  Writers
+ * call it first; FERRY_EINVAL / FERRY_EUNSUPPORTED name op and table.
+ */
+int ferry_target_check_images(const ferry_table *table, ferry_op op,
+                              const ferry_row *before, const ferry_row *after,
+                              ferry_error *err);
+
 #endif
