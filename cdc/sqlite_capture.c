@@ -35,8 +35,15 @@
 /* How long a statement waits for another connection's lock. */
 #define BUSY_TIMEOUT_MS 10000
 
-/* The layout of the capture objects; _ferry_meta's "format". */
-#define CAPTURE_FORMAT 1
+/* The layout of the capture objects; _ferry_meta's "format".  1: seq is
+ * AUTOINCREMENT.  2: seq is a plain rowid, kept from ever going back by
+ * SEQ_TRIGGER and _ferry_meta's "released" (see create_objects).  Both
+ * are read; install makes 2. */
+#define CAPTURE_FORMAT 2
+
+/* The trigger on _ferry_changes that keeps seq increasing in format 2;
+ * it cannot clash with a table's _ins/_upd/_del triggers. */
+#define SEQ_TRIGGER "_ferry_seq"
 
 /* Columns of _ferry_changes before the images: seq, tbl, op, ver. */
 #define FIXED_COLS 4
@@ -347,6 +354,29 @@ static int widen(ferry_capture *cap, uint32_t need, ferry_error *err)
 	return rc;
 }
 
+/*
+ * seq of format 2 is a plain INTEGER PRIMARY KEY: a new row gets
+ * max(seq) + 1, without AUTOINCREMENT's read and write of sqlite_sequence
+ * per statement (measured: its cost was a third of capture's).  But a
+ * release can empty the table, and an empty table starts again at 1,
+ * below the journal's cursor.  So release records in "released" the
+ * largest seq it ever deleted (in the transaction that deletes it), and
+ * this trigger moves a row that got seq 1 (only a row written into an
+ * empty table can) to released + 1.  Every seq is then larger than any
+ * seq ever committed: SQLite has one writer at a time, and the trigger
+ * runs in the writer's transaction.  The WHEN test costs less per row
+ * than the subquery a max(seq, released) + 1 in the table triggers would
+ * (measured).  remove drops it; check reports it missing.
+ */
+static void build_seq_trigger(ferry_buf *b)
+{
+	ferry_buf_puts(b, "CREATE TRIGGER " SEQ_TRIGGER " AFTER INSERT ON"
+	               " _ferry_changes FOR EACH ROW WHEN NEW.seq = 1 BEGIN"
+	               " UPDATE _ferry_changes SET seq = 1 + coalesce((SELECT"
+	               " value FROM _ferry_meta WHERE key = 'released'), 0)"
+	               " WHERE seq = 1; END");
+}
+
 /* Creates ferry's tables; width = image columns to start with. */
 static int create_objects(ferry_capture *cap, const char *id, uint32_t width,
                           ferry_error *err)
@@ -359,15 +389,16 @@ static int create_objects(ferry_capture *cap, const char *id, uint32_t width,
 	    " name TEXT NOT NULL, PRIMARY KEY (tbl, version, pos))"
 	    " WITHOUT ROWID;"
 	    "CREATE TABLE _ferry_changes ("
-	    "seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+	    "seq INTEGER PRIMARY KEY,"
 	    " tbl TEXT NOT NULL, op INTEGER NOT NULL, ver INTEGER NOT NULL");
 	for (uint32_t i = 0; i < width; i++)
 		ferry_buf_printf(&sql, ", o%" PRIu32, i);
 	for (uint32_t i = 0; i < width; i++)
 		ferry_buf_printf(&sql, ", n%" PRIu32, i);
-	ferry_buf_printf(&sql, ");INSERT INTO _ferry_meta"
-	                 " VALUES ('format', %d), ('migration', ",
-	                 CAPTURE_FORMAT);
+	ferry_buf_puts(&sql, ");");
+	build_seq_trigger(&sql);
+	ferry_buf_printf(&sql, ";INSERT INTO _ferry_meta VALUES ('format', %d),"
+	                 " ('released', 0), ('migration', ", CAPTURE_FORMAT);
 	put_literal(&sql, id);
 	ferry_buf_puts(&sql, ")");
 	return run_buf(cap, &sql,
@@ -410,6 +441,37 @@ static int read_owner(ferry_capture *cap, char **owner, ferry_error *err)
 	}
 	names_free(&got);
 	return rc;
+}
+
+/* Whether the installed layout keeps seq with SEQ_TRIGGER (format 2 on;
+ * format 1 has AUTOINCREMENT), and whether that trigger is there. */
+static int seq_trigger_state(ferry_capture *cap, bool *needed, bool *exists,
+                             ferry_error *err)
+{
+	int64_t format = 1;
+	bool found = false;
+	*exists = false;
+	int rc = query_int(cap, "SELECT value FROM _ferry_meta"
+	                   " WHERE key = 'format'", NULL, NULL, &format, &found,
+	                   err);
+	*needed = rc == 0 && found && format >= 2;
+	if (rc == 0 && *needed)
+		rc = object_exists(cap, "trigger", SEQ_TRIGGER, exists, err);
+	return rc;
+}
+
+/* Makes SEQ_TRIGGER again when the layout has it and it is missing (an
+ * install run again makes missing triggers again). */
+static int restore_seq_trigger(ferry_capture *cap, ferry_error *err)
+{
+	bool needed, exists;
+	int rc = seq_trigger_state(cap, &needed, &exists, err);
+	if (rc != 0 || !needed || exists)
+		return rc;
+	ferry_buf sql = FERRY_BUF_INIT;
+	build_seq_trigger(&sql);
+	return run_buf(cap, &sql, "could not create trigger", SEQ_TRIGGER,
+	               err);
 }
 
 /* Without _ferry_meta, any other ferry object is a leftover nobody owns:
@@ -726,6 +788,8 @@ static int cap_install(ferry_capture *cap, const ferry_schema *tables,
 	if (rc != 0)
 		return rc;
 	rc = claim(cap, tables, id, err);
+	if (rc == 0)
+		rc = restore_seq_trigger(cap, err);
 	for (uint32_t i = 0; rc == 0 && i < tables->ntables; i++)
 		rc = install_table(cap, &tables->tables[i], err);
 	if (rc == 0)
@@ -767,9 +831,9 @@ static int drop_object(ferry_capture *cap, const char *kind,
 	return rc;
 }
 
-/* Deletes the AUTOINCREMENT counter of _ferry_changes (DROP TABLE would
- * too, silently; doing it here lets the report say so).  sqlite_sequence
- * itself stays: SQLite does not let it be dropped. */
+/* Deletes the AUTOINCREMENT counter of a format 1 _ferry_changes (DROP
+ * TABLE would too, silently; doing it here lets the report say so).
+ * sqlite_sequence itself stays: SQLite does not let it be dropped. */
 static int drop_sequence(ferry_capture *cap, ferry_buf *report,
                          bool *any, ferry_error *err)
 {
@@ -798,10 +862,17 @@ static int remove_all(ferry_capture *cap, ferry_buf *report, ferry_error *err)
 	                     " AND substr(name, 1, 7) = '_ferry_'"
 	                     " AND substr(name, -4) IN ('_ins', '_upd', '_del')"
 	                     " ORDER BY name", NULL, &trig, err);
-	bool any = trig.n > 0;
+	bool any = trig.n > 0, seq_trigger = false;
 	for (uint32_t i = 0; rc == 0 && i < trig.n; i++)
 		rc = drop_object(cap, "trigger", trig.v[i], report, err);
 	names_free(&trig);
+	if (rc == 0)
+		rc = object_exists(cap, "trigger", SEQ_TRIGGER, &seq_trigger,
+		                   err);
+	if (rc == 0 && seq_trigger) {
+		rc = drop_object(cap, "trigger", SEQ_TRIGGER, report, err);
+		any = true;
+	}
 	if (rc == 0)
 		rc = drop_sequence(cap, report, &any, err);
 	for (size_t i = 0; rc == 0 && i < sizeof tables / sizeof *tables; i++) {
@@ -1039,6 +1110,22 @@ static int new_tables(ferry_capture *cap, ferry_capture_drift *d,
 	return rc;
 }
 
+/* Without SEQ_TRIGGER, a release that emptied _ferry_changes lets seq
+ * start again at 1, below the journal's cursor. */
+static int compare_seq_trigger(ferry_capture *cap, ferry_capture_drift *d,
+                               ferry_error *err)
+{
+	bool needed, exists;
+	int rc = seq_trigger_state(cap, &needed, &exists, err);
+	if (rc == 0 && needed && !exists)
+		rc = add_drift(d, FERRY_DRIFT_TRIGGER_DROPPED, true,
+		               "_ferry_changes", NULL, SEQ_TRIGGER, err,
+		               "trigger \"%s\" of table \"_ferry_changes\" "
+		               "was dropped: changes may have been given "
+		               "positions already used", SEQ_TRIGGER);
+	return rc;
+}
+
 /* Compares every captured table, then follows added columns unless
  * something fatal was found. */
 static int compare_all(ferry_capture *cap, ferry_capture_drift *d,
@@ -1060,6 +1147,8 @@ static int compare_all(ferry_capture *cap, ferry_capture_drift *d,
 	}
 	if (rc == 0)
 		rc = new_tables(cap, d, &tables, err);
+	if (rc == 0)
+		rc = compare_seq_trigger(cap, d, err);
 	for (uint32_t i = 0; rc == 0 && !d->fatal && i < tables.n; i++)
 		if (follow[i])
 			rc = follow_table(cap, tables.v[i], versions[i],
@@ -1196,15 +1285,28 @@ static int snapshot_position(ferry_capture *cap, uint64_t *position,
 		                       "capture is installed (changes made "
 		                       "during the copy would be lost)",
 		                       cap->uri);
-	/* the counter covers a released (emptied) table; max(seq) covers a
-	 * database whose sqlite_sequence row was lost */
+	/* "released" (format 2) or the AUTOINCREMENT counter (format 1)
+	 * covers a released (emptied) table; max(seq) covers a database
+	 * whose sqlite_sequence row was lost */
+	bool counter = false;
+	if (rc == 0)
+		rc = object_exists(cap, "table", "sqlite_sequence", &counter,
+		                   err);
 	int64_t p = 0;
 	if (rc == 0)
-		rc = query_int(cap, "SELECT max("
-		               "coalesce((SELECT seq FROM sqlite_sequence"
-		               " WHERE name = '_ferry_changes'), 0),"
-		               " coalesce((SELECT max(seq)"
-		               " FROM _ferry_changes), 0))",
+		rc = query_int(cap, counter
+		               ? "SELECT max("
+		                 "coalesce((SELECT seq FROM sqlite_sequence"
+		                 " WHERE name = '_ferry_changes'), 0),"
+		                 " coalesce((SELECT max(seq)"
+		                 " FROM _ferry_changes), 0),"
+		                 " coalesce((SELECT value FROM _ferry_meta"
+		                 " WHERE key = 'released'), 0))"
+		               : "SELECT max("
+		                 "coalesce((SELECT max(seq)"
+		                 " FROM _ferry_changes), 0),"
+		                 " coalesce((SELECT value FROM _ferry_meta"
+		                 " WHERE key = 'released'), 0))",
 		               NULL, NULL, &p, &exists, err);
 	*position = p > 0 ? (uint64_t)p : 0;
 	return rc;
@@ -1475,18 +1577,27 @@ static int cap_release(ferry_capture *cap, uint64_t upto, ferry_error *err)
 {
 	static const char what[] =
 	    "could not release changes of SQLite database";
+	static const char *const sql[] = {
+	    /* format 2's floor (create_objects); format 1 has no such key */
+	    "UPDATE _ferry_meta SET value = max(value, coalesce((SELECT"
+	    " max(seq) FROM _ferry_changes WHERE seq <= ?1), 0))"
+	    " WHERE key = 'released'",
+	    "DELETE FROM _ferry_changes WHERE seq <= ?1"};
 	int rc = idle(cap, what, err);
+	if (rc == 0)
+		rc = begin(cap, true, what, err);
 	if (rc != 0)
 		return rc;
-	sqlite3_stmt *st = NULL;
-	if (sqlite3_prepare_v2(cap->db,
-	                       "DELETE FROM _ferry_changes WHERE seq <= ?1", -1,
-	                       &st, NULL) != SQLITE_OK ||
-	    sqlite3_bind_int64(st, 1, clamp_seq(upto)) != SQLITE_OK ||
-	    sqlite3_step(st) != SQLITE_DONE)
-		rc = db_fail(cap->db, err, what, cap->uri);
-	sqlite3_finalize(st);
-	return rc;
+	for (size_t i = 0; rc == 0 && i < sizeof sql / sizeof *sql; i++) {
+		sqlite3_stmt *st = NULL;
+		if (sqlite3_prepare_v2(cap->db, sql[i], -1, &st, NULL) !=
+		        SQLITE_OK ||
+		    sqlite3_bind_int64(st, 1, clamp_seq(upto)) != SQLITE_OK ||
+		    sqlite3_step(st) != SQLITE_DONE)
+			rc = db_fail(cap->db, err, what, cap->uri);
+		sqlite3_finalize(st);
+	}
+	return finish(cap, rc, what, err);
 }
 
 /* ---- connections ------------------------------------------------ */

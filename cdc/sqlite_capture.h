@@ -3,7 +3,8 @@
  * triggers (engine/capture.h; docs/online-sqlite.md is the design).
  *
  * What the interface leaves to the reader, SQLite's way:
- * - position: the _ferry_changes seq (AUTOINCREMENT: never reused);
+ * - position: the _ferry_changes seq (never reused: see "released" and
+ *   the _ferry_seq trigger in docs/online-sqlite.md);
  * - txid: the last seq of the read, the same for all of its changes
  *   (SQLite has no transaction id; a read holds whole transactions);
  * - commit_time: the time the read began (SQLite records none), so

@@ -39,6 +39,7 @@ typedef struct online {
 	ferry_schema schema;
 	ferry_transform *xf;
 	ferry_mapper **mappers; /* two per table: before-image, after-image */
+	bool released_once;     /* this process has released the source log */
 	uint32_t ntables;
 } online;
 
@@ -336,8 +337,12 @@ static int capture_pass(online *on, int64_t *got, ferry_error *err)
 	ferry_capture_position_put(pos, last);
 	if (rc == 0 && last != cursor)
 		rc = ferry_journal_commit(on->journal, pos, sizeof pos, err);
-	if (rc == 0 && last != cursor)
+	/* release after every journal commit; and once per process even with
+	 * nothing new, for rows a crash left between commit and release */
+	if (rc == 0 && (last != cursor || !on->released_once) && last > 0) {
 		rc = on->cops->release(on->cap, last, err);
+		on->released_once = rc == 0;
+	}
 	*got = on->counts->captured - before;
 	return rc;
 }

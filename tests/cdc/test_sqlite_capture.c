@@ -317,7 +317,14 @@ static void test_install(void)
 	is_str(app_text(app, "SELECT value FROM _ferry_meta"
 	                " WHERE key = 'migration'"), "m1", "meta names m1");
 	is_int(app_int(app, "SELECT value FROM _ferry_meta"
-	               " WHERE key = 'format'"), 1, "meta: format 1");
+	               " WHERE key = 'format'"), 2, "meta: format 2");
+	ok(has_object(app, "trigger", "_ferry_seq") &&
+	   app_int(app, "SELECT count(*) FROM sqlite_master WHERE"
+	           " name = '_ferry_changes' AND sql LIKE '%AUTOINCREMENT%'")
+	       == 0 &&
+	   app_int(app, "SELECT value FROM _ferry_meta"
+	           " WHERE key = 'released'") == 0,
+	   "format 2: plain seq, its trigger, nothing released yet");
 	rc = ops->installed(cap, &id, &err);
 	is_str(rc == 0 ? id : NULL, "m1", "installed: m1");
 	ferry_free(id);
@@ -888,6 +895,175 @@ static void test_release(void)
 	ferry_error_clear(&err);
 }
 
+/*
+ * One capture pass as sync runs it: read after the journal's cursor,
+ * "commit" (the cursor moves), then release unless a crash is simulated.
+ * Fails unless every position is after the cursor and increasing and
+ * there were `want` changes.
+ */
+static int pass(ferry_capture *cap, uint64_t *cursor, size_t want,
+                int release)
+{
+	sink s = {0};
+	uint64_t last = *cursor;
+	int fine = read_into(cap, *cursor, &s, &last) == 0 && s.n == want;
+	for (size_t i = 0; fine && i < s.n; i++)
+		fine = s.v[i].seq > (i ? s.v[i - 1].seq : *cursor);
+	if (fine && s.n)
+		fine = last == s.v[s.n - 1].seq;
+	if (!fine)
+		tap_diag("pass after %llu: %zu changes, want %zu",
+		         (unsigned long long)*cursor, s.n, want);
+	sink_free(&s);
+	*cursor = last;
+	if (fine && release) {
+		ferry_error err = FERRY_ERROR_INIT;
+		fine = ops->release(cap, *cursor, &err) == 0;
+		if (!fine)
+			tap_diag("release: %s", ferry_error_message(&err));
+		ferry_error_clear(&err);
+	}
+	return fine;
+}
+
+static int has_drift(const ferry_capture_drift *d, ferry_drift_kind kind,
+                     const char *table, const char *column);
+
+/* seq is a plain rowid in format 2: a log emptied by release must still
+ * never give out a seq at or below one already given out. */
+static void test_seq_never_reused(void)
+{
+	sqlite3 *app = make_app("seq.db",
+	    "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)", 0);
+	ferry_capture *cap = open_cap("seq.db", NULL);
+	ferry_error err = FERRY_ERROR_INIT;
+	is_int(install(cap, "m", NULL, &err), 0, "install on seq");
+	uint64_t cursor = 0;
+	exec_ok(app, "INSERT INTO t VALUES (1, 'a'), (2, 'b'), (3, 'c')");
+	ok(pass(cap, &cursor, 3, 1) && cursor == 3, "three changes released");
+	is_int(app_int(app, "SELECT count(*) FROM _ferry_changes"), 0,
+	       "release empties the log");
+	is_int(app_int(app, "SELECT value FROM _ferry_meta"
+	               " WHERE key = 'released'"), 3,
+	       "the largest released seq is recorded");
+	exec_ok(app, "INSERT INTO t VALUES (4, 'd')");
+	is_int(app_int(app, "SELECT min(seq) FROM _ferry_changes"), 4,
+	       "a row written into the emptied log follows the last seq");
+
+	/* crash between the journal commit and release: the journal's
+	 * cursor is the truth, the rows are still there */
+	ok(pass(cap, &cursor, 1, 0) && cursor == 4, "read, not released");
+	ops->close(cap);
+	sqlite3_close(app);
+	app = NULL;
+	is_int(sqlite3_open(db_path("seq.db"), &app), SQLITE_OK, "reopen app");
+	cap = open_cap("seq.db", NULL);
+	ok(pass(cap, &cursor, 0, 1), "after the crash: nothing new, released");
+	is_int(app_int(app, "SELECT count(*) FROM _ferry_changes"), 0,
+	       "empty again");
+	exec_ok(app, "UPDATE t SET v = v || '!'");
+	ok(app_int(app, "SELECT min(seq) FROM _ferry_changes") == 5 &&
+	   app_int(app, "SELECT max(seq) FROM _ferry_changes") == 8,
+	   "one statement of four rows into the emptied log: 5..8");
+	ok(pass(cap, &cursor, 4, 1) && cursor == 8, "and they are read");
+
+	/* close and reopen both sides with the log empty */
+	ops->close(cap);
+	sqlite3_close(app);
+	app = NULL;
+	sqlite3_open(db_path("seq.db"), &app);
+	cap = open_cap("seq.db", NULL);
+	uint64_t p = 0;
+	is_int(ops->snapshot_begin(cap, &p, &err), 0, "snapshot of empty log");
+	is_int(p, 8, "P is the last seq given out");
+	ops->snapshot_end(cap, &err);
+	exec_ok(app, "BEGIN; INSERT INTO t VALUES (5, 'e'); ROLLBACK;"
+	        "INSERT INTO t VALUES (6, 'f')");
+	is_int(app_int(app, "SELECT seq FROM _ferry_changes"), 9,
+	       "after reopening and a rollback: 9");
+
+	/* a release that leaves later rows: the floor is what was deleted */
+	ok(pass(cap, &cursor, 1, 0) && cursor == 9, "read 9");
+	exec_ok(app, "INSERT INTO t VALUES (7, 'g')");
+	is_int(ops->release(cap, 9, &err), 0, "release part of the log");
+	is_int(app_int(app, "SELECT value FROM _ferry_meta"
+	               " WHERE key = 'released'"), 9, "released = 9");
+	ok(pass(cap, &cursor, 1, 1) && cursor == 10, "read 10");
+	is_int(ops->release(cap, 5, &err), 0, "releasing less is harmless");
+	is_int(app_int(app, "SELECT value FROM _ferry_meta"
+	               " WHERE key = 'released'"), 10, "released stays 10");
+
+	int fine = 1;
+	for (int round = 0; round < 20; round++) {
+		char sql[200];
+		snprintf(sql, sizeof sql, "INSERT INTO t VALUES (%d, 'x');"
+		         "DELETE FROM t WHERE id = %d", 100 + round,
+		         100 + round);
+		fine &= exec_ok(app, sql);
+		fine &= pass(cap, &cursor, 2, round % 3 != 2);
+	}
+	ok(fine && cursor == 50, "20 rounds of write, read, release: 11..50");
+
+	/* the trigger that keeps seq going is part of capture */
+	ferry_capture_drift d = FERRY_CAPTURE_DRIFT_INIT;
+	is_int(ops->check(cap, &d, &err), 0, "check");
+	exec_ok(app, "DROP TRIGGER _ferry_seq");
+	is_int(ops->check(cap, &d, &err), FERRY_EUNSUPPORTED,
+	       "check: its trigger dropped");
+	ok(has_drift(&d, FERRY_DRIFT_TRIGGER_DROPPED, "_ferry_changes", NULL),
+	   "reported as a dropped trigger of _ferry_changes");
+	tap_diag("%s", ferry_error_message(&err));
+	is_int(install(cap, "m", NULL, &err), 0, "install again");
+	ok(has_object(app, "trigger", "_ferry_seq"), "makes it again");
+	is_int(ops->check(cap, &d, &err), 0, "check passes again");
+	ferry_capture_drift_free(&d);
+	ops->close(cap);
+	sqlite3_close(app);
+	ferry_error_clear(&err);
+}
+
+/* Format 1 (AUTOINCREMENT, no _ferry_seq), as an earlier ferry made it,
+ * still reads, releases and removes. */
+static void test_format1(void)
+{
+	sqlite3 *app = make_app("format1.db",
+	    "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)", 0);
+	ferry_capture *cap = open_cap("format1.db", NULL);
+	ferry_error err = FERRY_ERROR_INIT;
+	is_int(install(cap, "m", NULL, &err), 0, "install on format1");
+	exec_ok(app, "DROP TRIGGER _ferry_seq; DROP TABLE _ferry_changes;"
+	        "CREATE TABLE _ferry_changes (seq INTEGER PRIMARY KEY"
+	        " AUTOINCREMENT, tbl TEXT NOT NULL, op INTEGER NOT NULL,"
+	        " ver INTEGER NOT NULL, o0, o1, n0, n1);"
+	        "UPDATE _ferry_meta SET value = 1 WHERE key = 'format';"
+	        "DELETE FROM _ferry_meta WHERE key = 'released'");
+	ferry_capture_drift d = FERRY_CAPTURE_DRIFT_INIT;
+	is_int(ops->check(cap, &d, &err), 0, "format 1 needs no _ferry_seq");
+	is_int(install(cap, "m", NULL, &err), 0, "install again");
+	ok(!has_object(app, "trigger", "_ferry_seq"), "and gets none");
+	uint64_t cursor = 0;
+	exec_ok(app, "INSERT INTO t VALUES (1, 'a'), (2, 'b')");
+	ok(pass(cap, &cursor, 2, 1) && cursor == 2, "read and released");
+	uint64_t p = 0;
+	is_int(ops->snapshot_begin(cap, &p, &err), 0, "snapshot");
+	is_int(p, 2, "P from the AUTOINCREMENT counter");
+	ops->snapshot_end(cap, &err);
+	exec_ok(app, "INSERT INTO t VALUES (3, 'c')");
+	is_int(app_int(app, "SELECT seq FROM _ferry_changes"), 3,
+	       "AUTOINCREMENT goes on after the emptied log");
+	ferry_buf report = FERRY_BUF_INIT;
+	is_int(ops->remove(cap, &report, &err), 0, "remove format 1");
+	const char *text = ferry_buf_cstr(&report);
+	ok(strstr(text, "deleted row _ferry_changes of sqlite_sequence\n") &&
+	   !strstr(text, "_ferry_seq"), "its counter is reported deleted");
+	is_int(ferry_objects(app), 0, "nothing of ferry's left");
+	ferry_buf_free(&report);
+	ferry_capture_drift_free(&d);
+	ops->close(cap);
+	sqlite3_close(app);
+	ferry_error_clear(&err);
+}
+
 /* ---- snapshot ---- */
 
 static int64_t scan_count(ferry_capture *cap, const ferry_table *t,
@@ -1000,7 +1176,8 @@ static void test_remove(void)
 	   strstr(text, "dropped table _ferry_changes\n") &&
 	   strstr(text, "dropped table _ferry_columns\n") &&
 	   strstr(text, "dropped table _ferry_meta\n") &&
-	   strstr(text, "deleted row _ferry_changes of sqlite_sequence\n"),
+	   strstr(text, "dropped trigger _ferry_seq\n") &&
+	   !strstr(text, "sqlite_sequence"),
 	   "one report line per removed object");
 	is_int(ferry_objects(app), 0, "sqlite_schema has no _ferry object");
 	is_int(app_int(app, "SELECT count(*) FROM sqlite_sequence"
@@ -1236,7 +1413,8 @@ static void test_names(void)
 	   has_object(app, "trigger", "_ferry_rowid_del"),
 	   "trigger names derived from any table name");
 	is_int(app_int(app, "SELECT count(*) FROM sqlite_master"
-	               " WHERE type = 'trigger'"), 18, "18 triggers");
+	               " WHERE type = 'trigger' AND name <> '_ferry_seq'"), 18,
+	       "18 table triggers");
 	exec_ok(app,
 	    "INSERT INTO \"select\" VALUES (1, 'o');"
 	    "UPDATE \"select\" SET \"from\" = 2;"
@@ -1449,14 +1627,23 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* Inserts rows into a 6-column table, batch rows per transaction (1 =
- * autocommit); returns rows per second. */
-static double insert_rate(int triggers, int rows, int batch)
+/* Inserts rows into a 6-column table (or, with update, updates two
+ * columns of each of them, inserted before capture is installed), batch
+ * rows per transaction (1 = autocommit); returns rows per second. */
+static double write_rate(int triggers, int rows, int batch, int update)
 {
 	sqlite3 *app = make_app("cost.db",
 	    "PRAGMA synchronous = NORMAL;"
 	    "CREATE TABLE t6 (id INTEGER PRIMARY KEY, a INTEGER, b TEXT,"
 	    " c REAL, d BLOB, e TEXT)", 0);
+	char sql[400];
+	snprintf(sql, sizeof sql, "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL"
+	         " SELECT x + 1 FROM c WHERE x < %d) INSERT INTO t6 SELECT x,"
+	         " x * 7919, 'some customer name', x * 0.25,"
+	         " x'30313233343536373839616263646566',"
+	         " '2024-05-01T12:00:00Z' FROM c", rows);
+	if (update)
+		exec_ok(app, sql);
 	ferry_error err = FERRY_ERROR_INIT;
 	ferry_capture *cap = NULL;
 	if (triggers) {
@@ -1465,7 +1652,9 @@ static double insert_rate(int triggers, int rows, int batch)
 			tap_diag("install: %s", ferry_error_message(&err));
 	}
 	sqlite3_stmt *st = NULL;
-	sqlite3_prepare_v2(app, "INSERT INTO t6 VALUES (?, ?, ?, ?, ?, ?)", -1,
+	sqlite3_prepare_v2(app, update
+	                   ? "UPDATE t6 SET a = ?2, b = ?3 WHERE id = ?1"
+	                   : "INSERT INTO t6 VALUES (?, ?, ?, ?, ?, ?)", -1,
 	                   &st, NULL);
 	double t0 = now_s();
 	for (int i = 1; i <= rows; i++) {
@@ -1473,13 +1662,17 @@ static double insert_rate(int triggers, int rows, int batch)
 			sqlite3_exec(app, "BEGIN", NULL, NULL, NULL);
 		sqlite3_reset(st);
 		sqlite3_bind_int(st, 1, i);
-		sqlite3_bind_int64(st, 2, (int64_t)i * 7919);
-		sqlite3_bind_text(st, 3, "some customer name", -1,
+		sqlite3_bind_int64(st, 2, (int64_t)i * 7919 + update);
+		sqlite3_bind_text(st, 3, update ? "another customer name"
+		                                : "some customer name", -1,
 		                  SQLITE_STATIC);
-		sqlite3_bind_double(st, 4, i * 0.25);
-		sqlite3_bind_blob(st, 5, "0123456789abcdef", 16, SQLITE_STATIC);
-		sqlite3_bind_text(st, 6, "2024-05-01T12:00:00Z", -1,
-		                  SQLITE_STATIC);
+		if (!update) {
+			sqlite3_bind_double(st, 4, i * 0.25);
+			sqlite3_bind_blob(st, 5, "0123456789abcdef", 16,
+			                  SQLITE_STATIC);
+			sqlite3_bind_text(st, 6, "2024-05-01T12:00:00Z", -1,
+			                  SQLITE_STATIC);
+		}
 		sqlite3_step(st);
 		if (batch > 1 && (i % batch == 0 || i == rows))
 			sqlite3_exec(app, "COMMIT", NULL, NULL, NULL);
@@ -1500,13 +1693,18 @@ static void test_trigger_cost(void)
 {
 	const int rows = 100000;
 	static const struct {
-		int batch;
+		int batch, update;
 		const char *label;
-	} modes[] = {{1000, "transactions of 1000"}, {1, "autocommit"}};
-	for (size_t m = 0; m < 2; m++) {
-		double plain = insert_rate(0, rows, modes[m].batch);
-		double captured = insert_rate(1, rows, modes[m].batch);
-		tap_diag("trigger cost, %d inserts into a 6-column table, %s "
+	} modes[] = {{1000, 0, "inserts, transactions of 1000"},
+	             {1, 0, "inserts, autocommit"},
+	             {1000, 1, "updates, transactions of 1000"},
+	             {1, 1, "updates, autocommit"}};
+	for (size_t m = 0; m < sizeof modes / sizeof *modes; m++) {
+		double plain = write_rate(0, rows, modes[m].batch,
+		                          modes[m].update);
+		double captured = write_rate(1, rows, modes[m].batch,
+		                             modes[m].update);
+		tap_diag("trigger cost, %d rows of a 6-column table, %s "
 		         "(WAL, synchronous=NORMAL): %.0f rows/s without "
 		         "capture, %.0f with; %.2fx slower", rows,
 		         modes[m].label, plain, captured, plain / captured);
@@ -1543,6 +1741,8 @@ int main(void)
 	test_order();
 	test_uncommitted();
 	test_release();
+	test_seq_never_reused();
+	test_format1();
 	test_snapshot();
 	test_remove();
 	test_added_column();
