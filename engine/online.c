@@ -194,7 +194,8 @@ static int mapper_for(online *on, uint32_t table, int which, ferry_mapper **m,
 	return 0;
 }
 
-/* Maps a row; 1 mapped, 0 filtered or rejected (recorded), <0 error. */
+/* Maps an image (which: 0 before, 1 after); 1 mapped, 0 filtered or
+ * rejected, <0 error. */
 static int map_row(online *on, uint32_t table, int which, const ferry_row *in,
                    ferry_row *out, ferry_error *err)
 {
@@ -203,6 +204,11 @@ static int map_row(online *on, uint32_t table, int which, const ferry_row *in,
 	int rc = mapper_for(on, table, which, &m, err);
 	if (rc == 0)
 		rc = on->xops->map(m, in, out, &rej, err);
+	/* a before-image that does not convert is a row version that was
+	 * rejected when it was written: it is not in the target, and it is
+	 * already recorded once */
+	if (rc == FERRY_EREJECT && which == 0)
+		return 0;
 	if (rc == FERRY_EREJECT)
 		return record_reject(on, on->xops->source_table(on->xf, table), in,
 		                     &rej, err);

@@ -75,6 +75,18 @@ contains "$FERRY_OUT" "lag:          0 changes" "status: no lag after catching u
 run_ferry --dir "$tmp/m" --json status
 contains "$FERRY_OUT" '"phase":"streaming"' "status --json"
 
+# a row whose value does not convert is rejected once; when an update
+# makes it convertible it arrives, and its old image is no second reject
+sqlite3 -cmd ".timeout 30000" "$src" "insert into users(id, name, balance_cents) values (777, 'bad', 'abc')"
+run_ferry --dir "$tmp/m" sync
+is "$FERRY_RC" 4 "a change that does not convert: exit 4"
+is "$(q "$tmp/dst.db" "select count(*) from accounts where id = 777")" "0" "the rejected row is not in the target"
+sqlite3 -cmd ".timeout 30000" "$src" "update users set balance_cents = 5 where id = 777"
+run_ferry --dir "$tmp/m" sync
+is "$FERRY_RC" 0 "the update that fixes it syncs cleanly"
+is "$(q "$tmp/dst.db" "select balance from accounts where id = 777")" "0.05" "and brings the row in"
+is "$(q "$tmp/m/ferry.db" "select count(*) from rejects where key = 'id=777'")" "1" "one reject for the row, not one per image"
+
 # a schema change on the source stops the sync, saying what changed
 sqlite3 "$src" "alter table users add column nickname text; insert into users(id, name, balance_cents, nickname) values (999, 'x', 1, 'nick')"
 run_ferry --dir "$tmp/m" sync
