@@ -16,31 +16,13 @@
 #include "engine/datetime.h"
 #include "engine/pg_target.h"
 #include "tests/tap.h"
+#include "tests/pg_test.h"
 
 static const ferry_target_ops *ops = &ferry_pg_target_ops;
-static PGconn *admin;       /* reads back what the target wrote */
 static char schema[64];
 static char conninfo[2048]; /* FERRY_TEST_PG with search_path = schema */
 
 /* ---- helpers ---------------------------------------------------------- */
-
-/* Runs SQL on the admin connection; 0, or -1 with a diagnostic. */
-static int sqlf(const char *fmt, ...) FERRY_PRINTF(1, 2);
-static int sqlf(const char *fmt, ...)
-{
-	char q[4096];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(q, sizeof q, fmt, ap);
-	va_end(ap);
-	PGresult *res = PQexec(admin, q);
-	ExecStatusType st = PQresultStatus(res);
-	int rc = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK ? 0 : -1;
-	if (rc < 0)
-		tap_diag("sql failed: %s: %s", q, PQerrorMessage(admin));
-	PQclear(res);
-	return rc;
-}
 
 /* Whether SQL that must fail does (quietly: the failure is expected). */
 static bool sql_fails(const char *q)
@@ -49,33 +31,6 @@ static bool sql_fails(const char *q)
 	bool failed = PQresultStatus(res) == PGRES_FATAL_ERROR;
 	PQclear(res);
 	return failed;
-}
-
-/* The first value of a query's first row: a static copy, "<null>" for
- * SQL NULL, "<none>" without rows, "<error>" on failure. */
-static const char *val(const char *fmt, ...) FERRY_PRINTF(1, 2);
-static const char *val(const char *fmt, ...)
-{
-	static char bufs[4][4096];
-	static int next;
-	char *out = bufs[next++ % 4], q[4096];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(q, sizeof q, fmt, ap);
-	va_end(ap);
-	PGresult *res = PQexec(admin, q);
-	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-		tap_diag("query failed: %s: %s", q, PQerrorMessage(admin));
-		snprintf(out, 4096, "<error>");
-	} else if (PQntuples(res) == 0) {
-		snprintf(out, 4096, "<none>");
-	} else if (PQgetisnull(res, 0, 0)) {
-		snprintf(out, 4096, "<null>");
-	} else {
-		snprintf(out, 4096, "%s", PQgetvalue(res, 0, 0));
-	}
-	PQclear(res);
-	return out;
 }
 
 /* A quoted identifier for the admin's queries. */
