@@ -87,6 +87,10 @@ is "$FERRY_RC" 1 "loading a database into itself is refused"
 contains "$FERRY_ERR" "source and target are the same database" "and says so"
 is "$(q "$src" "select count(*) from users")" "7" "the source is intact"
 
+run_ferry --quiet --dir "$tmp/state" load "$src" "$tmp/quiet.db"
+is "$FERRY_OUT$FERRY_ERR" "" "--quiet prints nothing, not even the rejects line"
+is "$FERRY_RC" 4 "--quiet keeps the exit status"
+
 run_ferry load "$tmp/missing.db" "$dst"
 is "$FERRY_RC" 1 "a missing source fails"
 run_ferry load "$src" "$dst" --jobs 0

@@ -47,6 +47,12 @@ is "$(q "$src" "select count(*) from sqlite_schema where name like '_ferry_users
 run_ferry --dir "$tmp/m" init "$src" "$tmp/dst.db"
 is "$FERRY_RC" 1 "init refuses an existing migration directory"
 
+run_ferry --dir "$tmp/m" replay
+is "$FERRY_RC" 1 "replay before the snapshot is refused"
+contains "$FERRY_ERR" "run ferry sync" "and says what to do"
+run_ferry --dir "$tmp/m" capture
+is "$FERRY_RC" 1 "capture before the snapshot is refused"
+
 write_changes 1 200   # changes before the snapshot: in the copy
 "$FERRY" --quiet --dir "$tmp/m" sync --follow &
 pid=$!
