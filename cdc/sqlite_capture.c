@@ -1346,10 +1346,13 @@ static int cap_introspect(ferry_capture *cap, ferry_schema *out,
 	return ferry_sqlite_introspect(cap->db, cap->uri, out, err);
 }
 
+/* SQLite keys can hold NULL: limit is the caller's to apply. */
 static int cap_scan_open(ferry_capture *cap, const ferry_table *table,
+                         const ferry_row *after_key, uint64_t limit,
                          ferry_scan **out, ferry_error *err)
 {
-	return ferry_sqlite_scan_open(cap->db, table, out, err);
+	(void)limit;
+	return ferry_sqlite_scan_open_after(cap->db, table, after_key, out, err);
 }
 
 /* ---- reading changes -------------------------------------------- */

@@ -1055,8 +1055,29 @@ static const char *rowid_name(const ferry_table *t)
 	return NULL; /* a plain scan of a rowid table goes in rowid order */
 }
 
-/* SELECT "c1", ... FROM "t" ORDER BY the key, or the rowid. */
-static void build_select(ferry_buf *b, const ferry_table *t)
+/* Appends the key columns in pk_position order, with sep before each
+ * but the first. */
+static void put_key_columns(ferry_buf *b, const ferry_table *t,
+                            const char *sep)
+{
+	uint32_t npk = ferry_table_pk_count(t);
+	for (int pos = 1; pos <= (int)npk; pos++)
+		for (uint32_t i = 0; i < t->ncolumns; i++)
+			if (t->columns[i].pk_position == pos) {
+				if (pos > 1)
+					ferry_buf_puts(b, sep);
+				ferry_buf_put_ident(b, t->columns[i].name);
+			}
+}
+
+/*
+ * SELECT "c1", ... FROM "t" [WHERE (k1, k2) > (?1, ?2)] ORDER BY the
+ * key, or the rowid.  The row-value comparison orders as ORDER BY does
+ * (same collations; values are stored with their column's affinity, so
+ * the parameter's conversion cannot reorder them) once the bound key
+ * holds no NULL, which the caller guarantees.
+ */
+static void build_select(ferry_buf *b, const ferry_table *t, bool after)
 {
 	ferry_buf_puts(b, "SELECT ");
 	for (uint32_t i = 0; i < t->ncolumns; i++) {
@@ -1067,21 +1088,63 @@ static void build_select(ferry_buf *b, const ferry_table *t)
 	ferry_buf_puts(b, " FROM ");
 	ferry_buf_put_ident(b, t->name);
 	uint32_t npk = ferry_table_pk_count(t);
-	const char *sep = " ORDER BY ";
-	for (int pos = 1; pos <= (int)npk; pos++) {
-		for (uint32_t i = 0; i < t->ncolumns; i++) {
-			if (t->columns[i].pk_position != pos)
-				continue;
-			ferry_buf_puts(b, sep);
-			ferry_buf_put_ident(b, t->columns[i].name);
-			sep = ", ";
-		}
+	if (after) {
+		ferry_buf_puts(b, " WHERE (");
+		put_key_columns(b, t, ", ");
+		ferry_buf_puts(b, ") > (");
+		for (uint32_t k = 1; k <= npk; k++)
+			ferry_buf_printf(b, "%s?%u", k > 1 ? ", " : "", k);
+		ferry_buf_putc(b, ')');
+	}
+	if (npk > 0) {
+		ferry_buf_puts(b, " ORDER BY ");
+		put_key_columns(b, t, ", ");
 	}
 	const char *rowid = rowid_name(t);
 	if (npk == 0 && !t->without_rowid && rowid) {
-		ferry_buf_puts(b, sep);
+		ferry_buf_puts(b, " ORDER BY ");
 		ferry_buf_puts(b, rowid);
 	}
+}
+
+/* Binds the key a chunk starts after, each value in its storage class. */
+static int bind_key(sqlite3 *db, sqlite3_stmt *st, const ferry_table *table,
+                    const ferry_row *key, ferry_error *err)
+{
+	if (key->ncols != ferry_table_pk_count(table))
+		return ferry_error_set(err, FERRY_EINVAL, "could not scan table "
+		                       "\"%s\": the key to start after has %u "
+		                       "values, the primary key %u columns",
+		                       table->name, key->ncols,
+		                       ferry_table_pk_count(table));
+	for (uint32_t k = 0; k < key->ncols; k++) {
+		const ferry_value *v = &key->values[k];
+		int i = (int)k + 1, rc;
+		switch (v->type) {
+		case FERRY_INT:
+			rc = sqlite3_bind_int64(st, i, v->u.i);
+			break;
+		case FERRY_FLOAT:
+			rc = sqlite3_bind_double(st, i, v->u.f);
+			break;
+		case FERRY_TEXT:
+			rc = sqlite3_bind_text64(st, i, v->u.s.ptr, v->u.s.len,
+			                         SQLITE_STATIC, SQLITE_UTF8);
+			break;
+		case FERRY_BLOB:
+			rc = sqlite3_bind_blob64(st, i, v->u.s.ptr, v->u.s.len,
+			                         SQLITE_STATIC);
+			break;
+		default: /* NULL never is a chunk's boundary */
+			return ferry_error_set(err, FERRY_EINVAL, "could not scan "
+			                       "table \"%s\": a key to start after "
+			                       "cannot hold a %s value", table->name,
+			                       ferry_type_name(v->type));
+		}
+		if (rc != SQLITE_OK)
+			return db_fail(db, err, "could not scan table", table->name);
+	}
+	return 0;
 }
 
 void ferry_sqlite_scan_close(ferry_scan *scan)
@@ -1096,11 +1159,22 @@ void ferry_sqlite_scan_close(ferry_scan *scan)
 int ferry_sqlite_scan_open(sqlite3 *db, const ferry_table *table,
                            ferry_scan **out, ferry_error *err)
 {
+	return ferry_sqlite_scan_open_after(db, table, NULL, out, err);
+}
+
+int ferry_sqlite_scan_open_after(sqlite3 *db, const ferry_table *table,
+                                 const ferry_row *after_key, ferry_scan **out,
+                                 ferry_error *err)
+{
 	*out = NULL;
 	if (table->ncolumns == 0)
 		return ferry_error_set(err, FERRY_EINVAL,
 		                       "could not scan table \"%s\": "
 		                       "no columns", table->name);
+	if (after_key && ferry_table_pk_count(table) == 0)
+		return ferry_error_set(err, FERRY_EINVAL,
+		                       "could not scan table \"%s\" in chunks: "
+		                       "it has no primary key", table->name);
 	ferry_scan *scan = ferry_calloc(1, sizeof *scan);
 	if (!scan || !(scan->table = ferry_strdup(table->name))) {
 		ferry_free(scan);
@@ -1109,12 +1183,14 @@ int ferry_sqlite_scan_open(sqlite3 *db, const ferry_table *table,
 	scan->db = db;
 	scan->ncols = table->ncolumns;
 	ferry_buf sql = FERRY_BUF_INIT;
-	build_select(&sql, table);
+	build_select(&sql, table, after_key != NULL);
 	const char *text = ferry_buf_cstr(&sql);
 	int rc = text ? 0 : ferry_error_oom(err);
 	if (rc == 0 &&
 	    sqlite3_prepare_v2(db, text, -1, &scan->stmt, NULL))
 		rc = db_fail(db, err, "could not scan table", table->name);
+	if (rc == 0 && after_key)
+		rc = bind_key(db, scan->stmt, table, after_key, err);
 	ferry_buf_free(&sql);
 	if (rc != 0) {
 		ferry_sqlite_scan_close(scan);
@@ -1128,6 +1204,20 @@ static int src_scan_open(ferry_source *src, const ferry_table *table,
                          ferry_scan **out, ferry_error *err)
 {
 	return ferry_sqlite_scan_open(src->db, table, out, err);
+}
+
+/* SQLite keys can hold NULL (a legacy of rowid tables), so limit is not
+ * applied: the caller stops reading. */
+static int src_scan_open_after(ferry_source *src, const ferry_table *table,
+                               const ferry_row *after_key, uint64_t limit,
+                               ferry_scan **out, ferry_error *err)
+{
+	(void)limit;
+	if (ferry_table_pk_count(table) == 0)
+		return ferry_error_set(err, FERRY_EINVAL,
+		                       "could not scan table \"%s\" in chunks: "
+		                       "it has no primary key", table->name);
+	return ferry_sqlite_scan_open_after(src->db, table, after_key, out, err);
 }
 
 int ferry_sqlite_scan_next(ferry_scan *scan, ferry_row *row, ferry_error *err)
@@ -1159,5 +1249,6 @@ const ferry_source_ops ferry_sqlite_source_ops = {
 	.scan_open = src_scan_open,
 	.scan_next = ferry_sqlite_scan_next,
 	.scan_close = ferry_sqlite_scan_close,
+	.scan_open_after = src_scan_open_after,
 	.close = src_close,
 };

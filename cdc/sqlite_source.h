@@ -27,6 +27,11 @@ int ferry_sqlite_introspect(sqlite3 *db, const char *uri, ferry_schema *out,
                             ferry_error *err);
 int ferry_sqlite_scan_open(sqlite3 *db, const ferry_table *table,
                            ferry_scan **out, ferry_error *err);
+/* As ferry_source_ops.scan_open_after (after_key NULL: from the first
+ * row; no limit: the caller stops reading). */
+int ferry_sqlite_scan_open_after(sqlite3 *db, const ferry_table *table,
+                                 const ferry_row *after_key, ferry_scan **out,
+                                 ferry_error *err);
 int ferry_sqlite_scan_next(ferry_scan *scan, ferry_row *row, ferry_error *err);
 void ferry_sqlite_scan_close(ferry_scan *scan);
 

@@ -4,6 +4,7 @@
  */
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
@@ -85,6 +86,20 @@ static int run_online(const cli_command *cmd, cli_args *args, online_fn fn)
 	o.dir = args->dir;
 	o.follow = cli_option_value(cmd, args, "follow") != NULL;
 	o.stop = &stop_requested;
+	const char *chunk = strcmp(cmd->name, "sync") == 0
+	                        ? cli_option_value(cmd, args, "chunk-rows")
+	                        : NULL;
+	if (chunk) {
+		char *end;
+		long long n = strtoll(chunk, &end, 10);
+		if (*end || n < 1 || n > 1000000000) {
+			cli_error("--chunk-rows must be a number from 1 to "
+			          "1000000000, not '%s'\nTry 'ferry sync --help'.",
+			          chunk);
+			return FERRY_EXIT_USAGE;
+		}
+		o.snapshot_chunk_rows = n;
+	}
 	catch_stop_signals();
 	int rc = fn(&o, &c, &err);
 	print_counts(args, cmd->name, &c);
@@ -112,11 +127,24 @@ int cli_cmd_status(const cli_command *cmd, cli_args *args)
 {
 	ferry_online_status s;
 	ferry_error err = FERRY_ERROR_INIT;
-	if (ferry_online_get_status(args->dir, &s, &err) < 0)
+	if (ferry_online_get_status(args->dir, &s, &err) < 0) {
+		ferry_online_status_free(&s);
 		return fail(&err);
+	}
 	if (args->json) {
 		printf("{\"phase\":");
 		cli_json_string(stdout, s.phase);
+		printf(",\"tables\":[");
+		for (uint32_t i = 0; i < s.ntables; i++) {
+			const ferry_online_table_status *t = &s.tables[i];
+			printf("%s{\"table\":", i ? "," : "");
+			cli_json_string(stdout, t->table);
+			printf(",\"state\":\"%s\",\"rows_copied\":%lld,"
+			       "\"rows_estimated\":%lld}", t->state,
+			       (long long)t->rows_copied,
+			       (long long)t->rows_estimated);
+		}
+		printf("]");
 		printf(",\"journal_head\":%llu,\"applied\":%llu,\"lag_changes\":%llu,"
 		       "\"lag_seconds\":%.3f,\"capture_position\":%llu,"
 		       "\"rejects\":%lld}\n",
@@ -124,9 +152,22 @@ int cli_cmd_status(const cli_command *cmd, cli_args *args)
 		       (unsigned long long)s.applied,
 		       (unsigned long long)s.lag_changes, s.lag_seconds,
 		       (unsigned long long)s.capture_position, (long long)s.rejects);
+		ferry_online_status_free(&s);
 		return FERRY_EXIT_OK;
 	}
 	printf("phase:        %s\n", s.phase);
+	for (uint32_t i = 0; i < s.ntables; i++) {
+		const ferry_online_table_status *t = &s.tables[i];
+		printf("%s%-20s %-8s %lld", i ? "              " : "snapshot:     ",
+		       t->table, t->state, (long long)t->rows_copied);
+		if (t->rows_estimated > 0)
+			printf(" of ~%lld rows (%.0f%%)", (long long)t->rows_estimated,
+			       100.0 * (double)t->rows_copied /
+			           (double)t->rows_estimated);
+		else
+			printf(" rows");
+		printf("\n");
+	}
 	printf("journal head: LSN %llu (source position %llu)\n",
 	       (unsigned long long)s.journal_head,
 	       (unsigned long long)s.capture_position);
@@ -134,6 +175,7 @@ int cli_cmd_status(const cli_command *cmd, cli_args *args)
 	printf("lag:          %llu changes, %.1f s\n",
 	       (unsigned long long)s.lag_changes, s.lag_seconds);
 	printf("rejects:      %lld\n", (long long)s.rejects);
+	ferry_online_status_free(&s);
 	(void)cmd;
 	return FERRY_EXIT_OK;
 }

@@ -32,6 +32,12 @@ static const cli_option follow_options[] = {
 	{NULL, 0, NULL, NULL},
 };
 
+static const cli_option sync_options[] = {
+	{"follow", 'f', NULL, "keep running until stopped"},
+	{"chunk-rows", 0, "N", "rows per snapshot chunk (default 100000)"},
+	{NULL, 0, NULL, NULL},
+};
+
 static const cli_option verify_options[] = {
 	{"table", 't', "TABLE", "verify only this table"},
 	{NULL, 0, NULL, NULL},
@@ -70,8 +76,10 @@ const cli_command cli_commands[] = {
 	 2, 2, init_options, cli_cmd_init},
 	{"sync", "", "snapshot, then capture + replay (online)",
 	 "Copies a consistent snapshot, then follows every change of the source "
-	 "into the target through the journal.",
-	 0, 0, follow_options, cli_cmd_sync},
+	 "into the target through the journal.  The snapshot is copied in "
+	 "chunks of --chunk-rows rows in key order; a sync that is stopped "
+	 "or killed continues after the last chunk the target holds.",
+	 0, 0, sync_options, cli_cmd_sync},
 	{"capture", "", "read source changes into the journal",
 	 "The first half of sync: journals source changes.", 0, 0,
 	 follow_options, cli_cmd_capture},

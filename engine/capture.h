@@ -180,8 +180,12 @@ typedef struct ferry_capture_ops {
 	int (*snapshot_end)(ferry_capture *cap, ferry_error *err);
 
 	/* As ferry_source_ops' scans (row order, exact stored types), on
-	 * this connection: inside a snapshot, in its transaction. */
+	 * this connection: inside a snapshot, in its transaction.  With
+	 * after_key, as ferry_source_ops.scan_open_after: a chunk of a
+	 * resumable snapshot (limit: the rows the caller means to read, a
+	 * hint as there). */
 	int (*scan_open)(ferry_capture *cap, const ferry_table *table,
+	                 const ferry_row *after_key, uint64_t limit,
 	                 ferry_scan **out, ferry_error *err);
 	int (*scan_next)(ferry_scan *scan, ferry_row *row, ferry_error *err);
 	void (*scan_close)(ferry_scan *scan); /* accepts NULL */

@@ -41,6 +41,14 @@ typedef struct online {
 	ferry_mapper **mappers; /* two per table: before-image, after-image */
 	bool released_once;     /* this process has released the source log */
 	uint32_t ntables;
+	uint64_t chunk_rows;     /* rows per snapshot chunk */
+	uint64_t snapshot_until; /* changes up to here apply idempotently */
+	uint64_t *skip_until;    /* per keyless table: changes up to here are
+	                            in its copy already */
+	bool indexes_pending;    /* the target's indexes wait for the replay
+	                            to pass snapshot_until */
+	uint64_t applied_position; /* source position of the last change this
+	                              process committed to the target */
 } online;
 
 static int64_t now_us(void)
@@ -48,6 +56,11 @@ static int64_t now_us(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static bool stopped(const online *on)
+{
+	return on->o->stop && *on->o->stop;
 }
 
 static void path_in(ferry_buf *b, const char *dir, const char *name)
@@ -95,7 +108,9 @@ static int build_plan(online *on, ferry_error *err)
 	on->ntables = on->xops->table_count(on->xf);
 	on->mappers = ferry_calloc(2 * (size_t)on->ntables + 1,
 	                           sizeof *on->mappers);
-	return on->mappers ? 0 : ferry_error_oom(err);
+	on->skip_until = ferry_calloc((size_t)on->ntables + 1,
+	                              sizeof *on->skip_until);
+	return on->mappers && on->skip_until ? 0 : ferry_error_oom(err);
 }
 
 static int open_journal(online *on, bool read_only, ferry_error *err)
@@ -143,6 +158,7 @@ static void online_close(online *on)
 		if (on->mappers[i])
 			on->xops->mapper_close(on->mappers[i]);
 	ferry_free(on->mappers);
+	ferry_free(on->skip_until);
 	if (on->xf)
 		on->xops->free(on->xf);
 	ferry_schema_free(&on->schema);
@@ -217,75 +233,440 @@ static int map_row(online *on, uint32_t table, int which, const ferry_row *in,
 
 /* ---- the snapshot -------------------------------------------------- */
 
-static int copy_table(online *on, uint32_t t, ferry_error *err)
+/*
+ * Resumable, chunk by chunk (docs/online-sqlite.md, "Resumable
+ * snapshot").  Each chunk is read in its own short read transaction at
+ * position Pi, and its rows commit on the target together with the
+ * checkpoint "<migration>/snapshot/<table>" = chunks committed.  Before
+ * that commit, ferry.db records what the chunk was (slot n % 2: number,
+ * position, whether it ended the table, rows so far, its last key), so a
+ * restart continues after the last chunk the target holds.  Changes up
+ * to snapshot.until (the largest Pi) may already be in copied rows: the
+ * replay applies those idempotently.  A table without a key cannot be
+ * applied idempotently, so it is copied in one chunk at Qt and the
+ * replay skips its changes up to Qt.
+ */
+
+typedef struct chunk_slot {
+	uint64_t n;        /* chunks committed (this one included) */
+	uint64_t position; /* the read position of this chunk */
+	bool done;         /* the table's last chunk */
+	int64_t rows;      /* source rows read, this chunk included */
+	ferry_buf key;     /* the last key: a change record (codec) */
+} chunk_slot;
+
+static bool keyed(online *on, uint32_t t)
+{
+	return ferry_table_pk_count(on->xops->source_table(on->xf, t)) > 0 &&
+	       ferry_table_pk_count(on->xops->target_table(on->xf, t)) > 0;
+}
+
+static void slot_name(ferry_buf *b, const char *table, uint64_t n)
+{
+	ferry_buf_reset(b);
+	ferry_buf_printf(b, "snapshot.chunk.%s.%u", table, (unsigned)(n % 2));
+}
+
+static void progress_name(ferry_buf *b, const online *on, const char *table)
+{
+	ferry_buf_reset(b);
+	ferry_buf_printf(b, "%s/snapshot/%s", on->id, table);
+}
+
+static int hexval(int c)
+{
+	return c >= '0' && c <= '9' ? c - '0'
+	       : c >= 'a' && c <= 'f' ? c - 'a' + 10
+	                              : -1;
+}
+
+static int write_slot(online *on, const char *table, const chunk_slot *sl,
+                      ferry_error *err)
+{
+	ferry_buf name = FERRY_BUF_INIT, text = FERRY_BUF_INIT;
+	slot_name(&name, table, sl->n);
+	ferry_buf_printf(&text, "%llu %llu %d %lld ", (unsigned long long)sl->n,
+	                 (unsigned long long)sl->position, sl->done ? 1 : 0,
+	                 (long long)sl->rows);
+	for (size_t i = 0; i < sl->key.len; i++)
+		ferry_buf_printf(&text, "%02x", sl->key.data[i]);
+	if (sl->key.len == 0)
+		ferry_buf_putc(&text, '-');
+	int rc = ferry_buf_failed(&name) || ferry_buf_failed(&text)
+	             ? ferry_error_oom(err)
+	             : ferry_state_set(on->state, ferry_buf_cstr(&name),
+	                               ferry_buf_cstr(&text), err);
+	ferry_buf_free(&name);
+	ferry_buf_free(&text);
+	return rc;
+}
+
+/* Reads slot n of table into sl; FERRY_ECORRUPT when ferry.db does not
+ * describe chunk n (the target holds a chunk ferry.db never recorded). */
+static int read_slot(online *on, const char *table, uint64_t n,
+                     chunk_slot *sl, ferry_error *err)
+{
+	ferry_buf name = FERRY_BUF_INIT;
+	char *text = NULL;
+	slot_name(&name, table, n);
+	int rc = ferry_buf_failed(&name)
+	             ? ferry_error_oom(err)
+	             : ferry_state_get(on->state, ferry_buf_cstr(&name), &text,
+	                               NULL);
+	ferry_buf_free(&name);
+	unsigned long long got = 0, pos = 0;
+	long long rows = 0;
+	int done = 0, used = 0;
+	if (rc == 0 && sscanf(text, "%llu %llu %d %lld %n", &got, &pos, &done,
+	                      &rows, &used) == 4 && got == n) {
+		sl->n = got;
+		sl->position = pos;
+		sl->done = done != 0;
+		sl->rows = rows;
+		ferry_buf_reset(&sl->key);
+		for (const char *h = text + used; rc == 0 && *h && *h != '-';
+		     h += 2) {
+			int hi = hexval(h[0]), lo = hi < 0 ? -1 : hexval(h[1]);
+			if (lo < 0)
+				rc = -1;
+			else
+				ferry_buf_putc(&sl->key, (uint8_t)(hi << 4 | lo));
+		}
+		if (ferry_buf_failed(&sl->key))
+			rc = ferry_error_oom(err);
+		else if (rc == -1)
+			rc = FERRY_ECORRUPT;
+	} else if (rc != FERRY_ENOMEM) {
+		rc = FERRY_ECORRUPT;
+	}
+	if (rc == FERRY_ECORRUPT)
+		rc = ferry_error_set(err, FERRY_ECORRUPT,
+		                     "the target holds %llu snapshot chunks of table "
+		                     "\"%s\" but ferry.db does not describe chunk "
+		                     "%llu: ferry.db is not the one this target was "
+		                     "synced with", (unsigned long long)n, table,
+		                     (unsigned long long)n);
+	ferry_free(text);
+	return rc;
+}
+
+/* The key of row as a change record (the codec copies its values). */
+static int save_key(const ferry_table *src, const ferry_row *row,
+                    ferry_buf *out, bool *has_null, ferry_error *err)
+{
+	ferry_value vals[64];
+	uint32_t npk = ferry_table_pk_count(src);
+	if (npk > sizeof vals / sizeof *vals)
+		return ferry_error_set(err, FERRY_EUNSUPPORTED,
+		                       "table \"%s\" has a primary key of %u "
+		                       "columns: a snapshot chunks keys of at "
+		                       "most 64", src->name, npk);
+	*has_null = false;
+	for (uint32_t i = 0; i < src->ncolumns; i++) {
+		int pos = src->columns[i].pk_position;
+		if (pos > 0) {
+			vals[pos - 1] = row->values[i];
+			*has_null |= row->values[i].type == FERRY_NULL;
+		}
+	}
+	ferry_change c = FERRY_CHANGE_INIT;
+	c.op = FERRY_OP_INSERT;
+	c.has_after = true;
+	c.table = src->name;
+	c.after.values = vals;
+	c.after.ncols = npk;
+	c.after.cap = npk;
+	ferry_buf_reset(out);
+	return ferry_change_encode(&c, out, err);
+}
+
+/*
+ * Copies the next chunk of table t after sl (or the whole table when it
+ * has no key) and commits it with its checkpoint; sl then describes it.
+ */
+static int copy_chunk(online *on, uint32_t t, chunk_slot *sl,
+                      ferry_error *err)
 {
 	const ferry_table *src = on->xops->source_table(on->xf, t);
 	const ferry_table *dst = on->xops->target_table(on->xf, t);
+	bool by_key = keyed(on, t);
+	uint64_t limit = by_key ? on->chunk_rows : 0, position = 0, read = 0;
+	ferry_change after = FERRY_CHANGE_INIT;
+	ferry_buf key = FERRY_BUF_INIT, name = FERRY_BUF_INIT;
 	ferry_scan *scan = NULL;
 	ferry_row in = FERRY_ROW_INIT, out = FERRY_ROW_INIT;
-	int64_t rows = 0;
-	bool copying = false;
-	int rc = on->cops->scan_open(on->cap, src, &scan, err);
+	bool copying = false, in_snapshot = false, ended = false, has_null;
+	size_t used;
+	int rc = 0;
+	if (sl->key.len)
+		rc = ferry_change_decode(&after, sl->key.data, sl->key.len, &used,
+		                         err);
+	if (rc == 0 && (rc = on->cops->snapshot_begin(on->cap, &position,
+	                                              err)) == 0)
+		in_snapshot = true;
+	if (rc == 0)
+		rc = on->cops->scan_open(on->cap, src,
+		                         sl->key.len ? &after.after : NULL, limit,
+		                         &scan, err);
 	if (rc == 0 && (rc = on->tops->copy_begin(on->dst, dst, err)) == 0)
 		copying = true;
-	while (rc == 0 && (rc = on->cops->scan_next(scan, &in, err)) == 1) {
+	while (rc == 0) {
+		rc = on->cops->scan_next(scan, &in, err);
+		if (rc == 0)
+			ended = true;
+		if (rc != 1)
+			break;
 		rc = map_row(on, t, 1, &in, &out, err);
 		if (rc == 1)
 			rc = on->tops->copy_row(on->dst, &out, err);
+		if (rc >= 0)
+			rc = 0;
 		on->counts->snapshot_rows++;
+		read++;
+		/* a chunk ends only on a key without NULL: (k) > (NULL) is
+		 * never true, and the rows after it would be skipped */
+		if (rc == 0 && by_key && read >= limit &&
+		    (rc = save_key(src, &in, &key, &has_null, err)) == 0 &&
+		    !has_null)
+			break;
 	}
+	if (in_snapshot) {
+		int end = on->cops->snapshot_end(on->cap, rc == 0 ? err : NULL);
+		if (rc == 0)
+			rc = end;
+	}
+	on->cops->scan_close(scan);
+	scan = NULL;
+	chunk_slot next = {sl->n + 1, position, ended || !by_key,
+	                   sl->rows + (int64_t)read, FERRY_BUF_INIT};
+	if (rc == 0 && !next.done)
+		ferry_buf_append(&next.key, key.data, key.len);
+	if (rc == 0 && position > on->snapshot_until) {
+		char text[24];
+		snprintf(text, sizeof text, "%llu", (unsigned long long)position);
+		on->snapshot_until = position;
+		rc = ferry_state_set(on->state, "snapshot.until", text, err);
+	}
+	if (rc == 0 && ferry_buf_failed(&next.key))
+		rc = ferry_error_oom(err);
+	if (rc == 0)
+		rc = write_slot(on, src->name, &next, err);
+	progress_name(&name, on, src->name);
+	if (rc == 0 && ferry_buf_failed(&name))
+		rc = ferry_error_oom(err);
+	int64_t rows = 0;
 	if (rc == 0) {
 		copying = false;
-		rc = on->tops->copy_end(on->dst, &rows, err);
+		rc = on->tops->copy_end_checkpoint(on->dst, &rows,
+		                                   ferry_buf_cstr(&name), next.n,
+		                                   err);
 	}
 	if (copying)
 		on->tops->copy_abort(on->dst);
-	on->cops->scan_close(scan);
+	if (rc == 0) {
+		sl->n = next.n;
+		sl->position = next.position;
+		sl->done = next.done;
+		sl->rows = next.rows;
+		ferry_buf_reset(&sl->key);
+		ferry_buf_append(&sl->key, next.key.data, next.key.len);
+		if (ferry_buf_failed(&sl->key))
+			rc = ferry_error_oom(err);
+	}
+	ferry_buf_free(&next.key);
+	ferry_buf_free(&key);
+	ferry_buf_free(&name);
+	ferry_change_free(&after);
 	ferry_row_free(&in);
 	ferry_row_free(&out);
+	return rc;
+}
+
+static int capture_pass(online *on, int64_t *got, ferry_error *err);
+
+/* Where table t's copy stands: 0 chunks, or the slot of the last one the
+ * target holds. */
+static int table_progress(online *on, uint32_t t, chunk_slot *sl,
+                          ferry_error *err)
+{
+	const ferry_table *src = on->xops->source_table(on->xf, t);
+	ferry_buf name = FERRY_BUF_INIT;
+	uint64_t n = 0;
+	progress_name(&name, on, src->name);
+	int rc = ferry_buf_failed(&name)
+	             ? ferry_error_oom(err)
+	             : on->tops->checkpoint_get(on->dst, ferry_buf_cstr(&name), &n,
+	                                        err);
+	ferry_buf_free(&name);
+	sl->n = 0;
+	sl->done = false;
+	sl->rows = 0;
+	ferry_buf_reset(&sl->key);
+	if (rc == 0 && n > 0)
+		rc = read_slot(on, src->name, n, sl, err);
+	return rc;
+}
+
+static int table_finished(online *on, const char *table, bool *finished,
+                          ferry_error *err)
+{
+	ferry_buf name = FERRY_BUF_INIT;
+	char *v = NULL;
+	ferry_buf_printf(&name, "snapshot.finished.%s", table);
+	int rc = ferry_buf_failed(&name)
+	             ? ferry_error_oom(err)
+	             : ferry_state_get(on->state, ferry_buf_cstr(&name), &v, NULL);
+	*finished = rc == 0;
+	ferry_free(v);
+	ferry_buf_free(&name);
+	return rc == FERRY_ENOMEM ? rc : 0;
+}
+
+/* Keys and identity; then the table is never copied again.  A keyless
+ * table's copy position is where its changes start to count. */
+static int finish_copy(online *on, uint32_t t, const chunk_slot *sl,
+                       ferry_error *err)
+{
+	const ferry_table *src = on->xops->source_table(on->xf, t);
+	ferry_buf name = FERRY_BUF_INIT;
+	char text[24];
+	/* unique indexes wait until the replay has passed snapshot.until:
+	 * replaying an older change can briefly give a row a value another
+	 * row holds now, which the target must not refuse (see
+	 * finish_indexes) */
+	ferry_table keys_only = *on->xops->target_table(on->xf, t);
+	keys_only.nindexes = 0;
+	int rc = on->tops->finish_table(on->dst, &keys_only, err);
+	if (rc == 0 && !keyed(on, t)) {
+		on->skip_until[t] = sl->position;
+		ferry_buf_printf(&name, "snapshot.skip.%s", src->name);
+		snprintf(text, sizeof text, "%llu", (unsigned long long)sl->position);
+		rc = ferry_buf_failed(&name)
+		         ? ferry_error_oom(err)
+		         : ferry_state_set(on->state, ferry_buf_cstr(&name), text,
+		                           err);
+	}
+	ferry_buf_reset(&name);
+	ferry_buf_printf(&name, "snapshot.finished.%s", src->name);
 	if (rc == 0)
-		rc = on->tops->finish_table(on->dst, dst, err);
+		rc = ferry_buf_failed(&name)
+		         ? ferry_error_oom(err)
+		         : ferry_state_set(on->state, ferry_buf_cstr(&name), "1", err);
+	ferry_buf_free(&name);
+	return rc;
+}
+
+/* Copies what is left of table t, chunk by chunk, journalling captured
+ * changes about once a second so the source's log stays short. */
+static int copy_table(online *on, uint32_t t, chunk_slot *sl,
+                      int64_t *last_pass, ferry_error *err)
+{
+	int rc = 0;
+	while (rc == 0 && !sl->done && !stopped(on)) {
+		rc = copy_chunk(on, t, sl, err);
+		if (rc == 0 && now_us() - *last_pass > 1000000) {
+			int64_t got;
+			rc = capture_pass(on, &got, err);
+			*last_pass = now_us();
+		}
+	}
+	if (rc == 0 && sl->done)
+		rc = finish_copy(on, t, sl, err);
 	if (rc < 0)
-		ferry_error_prefix(err, "snapshot of table \"%s\"", src->name);
+		ferry_error_prefix(err, "snapshot of table \"%s\"",
+		                   on->xops->source_table(on->xf, t)->name);
+	return rc;
+}
+
+/* The capture cursor: where the stream starts.  Taken once, before any
+ * chunk is read, so every chunk's position is at or after it. */
+static int start_stream(online *on, ferry_error *err)
+{
+	uint8_t *stored = NULL, pos[FERRY_CAPTURE_POSITION_LEN];
+	size_t len = 0;
+	uint64_t position = 0;
+	int rc = ferry_journal_capture_cursor(on->journal, &stored, &len, err);
+	ferry_free(stored);
+	if (rc < 0 || len > 0)
+		return rc;
+	rc = on->cops->snapshot_begin(on->cap, &position, err);
+	if (rc == 0)
+		rc = on->cops->snapshot_end(on->cap, err);
+	ferry_capture_position_put(pos, position);
+	if (rc == 0)
+		rc = ferry_journal_commit(on->journal, pos, sizeof pos, err);
+	return rc;
+}
+
+/* Records which tables the snapshot copies and their estimated rows, for
+ * ferry status. */
+static int record_tables(online *on, ferry_error *err)
+{
+	ferry_buf list = FERRY_BUF_INIT;
+	for (uint32_t t = 0; t < on->ntables; t++) {
+		const ferry_table *src = on->xops->source_table(on->xf, t);
+		ferry_buf_printf(&list, "%lld\t%s\n", (long long)src->row_count,
+		                 src->name);
+	}
+	int rc = ferry_buf_failed(&list)
+	             ? ferry_error_oom(err)
+	             : ferry_state_set(on->state, "snapshot.tables",
+	                               ferry_buf_cstr(&list) ? ferry_buf_cstr(&list)
+	                                                     : "",
+	                               err);
+	ferry_buf_free(&list);
 	return rc;
 }
 
 /*
- * Copies every table in the capture connection's snapshot transaction at
- * position P, then journals P as the capture cursor: changes up to P are
- * in the copy, changes after it will be captured.
+ * Copies every table, resuming after the chunks the target already
+ * holds.  A table no chunk of which committed is (re)created empty: on a
+ * first run an existing table with rows is refused, on a resumed one it
+ * can only hold what this snapshot created.
  */
-static int snapshot(online *on, bool restart, ferry_error *err)
+static int snapshot(online *on, bool resumed, ferry_error *err)
 {
-	uint64_t position;
-	uint8_t pos[FERRY_CAPTURE_POSITION_LEN];
-	/* a snapshot that was interrupted restarts from empty tables: they
-	 * were empty when it first began, so their rows are its own */
+	chunk_slot *slots = ferry_calloc(on->ntables + 1, sizeof *slots);
+	bool *finished = ferry_calloc(on->ntables + 1, sizeof *finished);
+	int64_t last_pass = now_us();
+	int rc = slots && finished ? 0 : ferry_error_oom(err);
+	if (rc == 0)
+		rc = ferry_state_set(on->state, "migration.phase", "snapshot", err);
+	if (rc == 0 && !resumed)
+		rc = ferry_state_set(on->state, "snapshot.indexes", "pending", err);
+	on->indexes_pending |= rc == 0 && !resumed;
+	if (rc == 0)
+		rc = record_tables(on, err);
+	if (rc == 0)
+		rc = start_stream(on, err);
+	for (uint32_t t = 0; rc == 0 && t < on->ntables; t++) {
+		const ferry_table *src = on->xops->source_table(on->xf, t);
+		rc = table_finished(on, src->name, &finished[t], err);
+		if (rc == 0 && !finished[t])
+			rc = table_progress(on, t, &slots[t], err);
+	}
 	ferry_existing existing =
-	    restart ? FERRY_EXISTING_TRUNCATE : FERRY_EXISTING_REFUSE;
-	int rc = ferry_state_set(on->state, "migration.phase", "snapshot", err);
-	if (rc == 0)
-		rc = on->cops->snapshot_begin(on->cap, &position, err);
+	    resumed ? FERRY_EXISTING_TRUNCATE : FERRY_EXISTING_REFUSE;
 	for (uint32_t t = 0; rc == 0 && t < on->ntables; t++)
-		rc = on->tops->check_table(on->dst, on->xops->target_table(on->xf, t),
-		                           existing, err);
+		if (!finished[t] && slots[t].n == 0)
+			rc = on->tops->check_table(
+			    on->dst, on->xops->target_table(on->xf, t), existing, err);
 	for (uint32_t t = 0; rc == 0 && t < on->ntables; t++)
-		rc = on->tops->prepare_table(on->dst,
-		                             on->xops->target_table(on->xf, t),
-		                             existing, err);
-	for (uint32_t t = 0; rc == 0 && t < on->ntables; t++)
-		rc = copy_table(on, t, err);
-	int end = on->cops->snapshot_end(on->cap, rc == 0 ? err : NULL);
-	if (rc == 0)
-		rc = end;
+		if (!finished[t] && slots[t].n == 0)
+			rc = on->tops->prepare_table(
+			    on->dst, on->xops->target_table(on->xf, t), existing, err);
+	for (uint32_t t = 0; rc == 0 && t < on->ntables && !stopped(on); t++)
+		if (!finished[t])
+			rc = copy_table(on, t, &slots[t], &last_pass, err);
 	/* no foreign keys while syncing: the source may not enforce its own
 	 * (SQLite's are off by default), and a change it accepted must not
 	 * stall the replay; they are added at cutover, after verify */
-	ferry_capture_position_put(pos, position);
-	if (rc == 0)
-		rc = ferry_journal_commit(on->journal, pos, sizeof pos, err);
-	if (rc == 0)
+	if (rc == 0 && !stopped(on))
 		rc = ferry_state_set(on->state, "migration.phase", "streaming", err);
+	for (uint32_t t = 0; slots && t < on->ntables; t++)
+		ferry_buf_free(&slots[t].key);
+	ferry_free(slots);
+	ferry_free(finished);
 	return rc;
 }
 
@@ -374,6 +755,13 @@ static int apply_one(online *on, const ferry_change *ch, ferry_row *b,
 	if (t < 0)
 		return 0; /* a table the plan does not carry */
 	const ferry_table *dst = on->xops->target_table(on->xf, (uint32_t)t);
+	uint64_t position = 0;
+	ferry_capture_position_get(ch->position, ch->position_len, &position);
+	bool by_key = keyed(on, (uint32_t)t);
+	if (!by_key && position <= on->skip_until[t])
+		return 0; /* the table's one-piece copy has it */
+	/* changes the snapshot's chunks may hold already converge */
+	bool idempotent = by_key && position <= on->snapshot_until;
 	int in_b = 0, in_a = 0, rc = 0;
 	if (ch->has_before)
 		in_b = map_row(on, (uint32_t)t, 0, &ch->before, b, err);
@@ -385,17 +773,57 @@ static int apply_one(online *on, const ferry_change *ch, ferry_row *b,
 	if (op == FERRY_OP_UPDATE && ch->has_before && in_b != in_a)
 		op = in_a ? FERRY_OP_INSERT : FERRY_OP_DELETE;
 	if (op == FERRY_OP_TRUNCATE)
-		rc = on->tops->apply_change(on->dst, dst, op, NULL, NULL, false, err);
+		rc = on->tops->apply_change(on->dst, dst, op, NULL, NULL,
+		                            idempotent, err);
 	else if ((op == FERRY_OP_DELETE && in_b) ||
 	         (op == FERRY_OP_INSERT && in_a) ||
 	         (op == FERRY_OP_UPDATE && in_a))
 		rc = on->tops->apply_change(on->dst, dst, op,
 		                            ch->has_before && in_b ? b : NULL,
-		                            in_a ? a : NULL, false, err);
+		                            in_a ? a : NULL, idempotent, err);
 	else
 		on->counts->filtered++;
 	if (rc == 0)
 		on->counts->applied++;
+	return rc;
+}
+
+/*
+ * Creates the target's unique and secondary indexes once the replay has
+ * passed snapshot.until: from there on every change is newer than every
+ * copied row, so the target moves through states the source had, which
+ * its unique indexes accepted.  Passed means a change beyond it was
+ * committed by this process, or everything journalled is applied and
+ * the journal's capture cursor is beyond it.
+ */
+static int finish_indexes(online *on, ferry_error *err)
+{
+	bool passed = on->applied_position >= on->snapshot_until;
+	int rc = 0;
+	if (!passed) {
+		uint8_t *pos = NULL;
+		size_t len = 0;
+		uint64_t cursor = 0, applied = 0;
+		rc = ferry_journal_capture_cursor(on->journal, &pos, &len, err);
+		if (rc == 0 && len)
+			ferry_capture_position_get(pos, len, &cursor);
+		ferry_free(pos);
+		if (rc == 0)
+			rc = on->tops->checkpoint_get(on->dst, on->id, &applied, err);
+		passed = rc == 0 && cursor >= on->snapshot_until &&
+		         applied == ferry_journal_last_lsn(on->journal);
+	}
+	for (uint32_t t = 0; rc == 0 && passed && t < on->ntables; t++) {
+		rc = on->tops->finish_table(on->dst,
+		                            on->xops->target_table(on->xf, t), err);
+		if (rc < 0)
+			ferry_error_prefix(err, "the indexes of table \"%s\"",
+			                   on->xops->target_table(on->xf, t)->name);
+	}
+	if (rc == 0 && passed) {
+		rc = ferry_state_set(on->state, "snapshot.indexes", "done", err);
+		on->indexes_pending = rc < 0;
+	}
 	return rc;
 }
 
@@ -404,6 +832,7 @@ static int apply_one(online *on, const ferry_change *ch, ferry_row *b,
 static int replay_pass(online *on, int64_t *got, ferry_error *err)
 {
 	uint64_t applied = 0, lsn = 0, last_group = 0, group = 0;
+	uint64_t batch_position = 0;
 	int64_t in_batch = 0, limit = on->o->batch_changes > 0
 	                                  ? on->o->batch_changes : 5000;
 	const ferry_change *ch;
@@ -429,6 +858,8 @@ static int replay_pass(online *on, int64_t *got, ferry_error *err)
 			rc = apply_one(on, ch, &b, &a, err);
 		group = ch->txid;
 		last_group = lsn;
+		ferry_capture_position_get(ch->position, ch->position_len,
+		                           &batch_position);
 		in_batch++;
 		(*got)++;
 	}
@@ -441,14 +872,50 @@ static int replay_pass(online *on, int64_t *got, ferry_error *err)
 	ferry_journal_iter_close(it);
 	ferry_row_free(&b);
 	ferry_row_free(&a);
+	if (rc == 0 && batch_position > on->applied_position)
+		on->applied_position = batch_position;
+	if (rc == 0 && on->indexes_pending)
+		rc = finish_indexes(on, err);
 	return rc;
 }
 
 /* ---- commands ------------------------------------------------------ */
 
-static bool stopped(const online *on)
+/* What the snapshot recorded for the replay: until where changes apply
+ * idempotently, and where each keyless table's copy stands. */
+static int load_snapshot_bounds(online *on, ferry_error *err)
 {
-	return on->o->stop && *on->o->stop;
+	char *v = NULL;
+	ferry_buf name = FERRY_BUF_INIT;
+	on->chunk_rows = on->o->snapshot_chunk_rows > 0
+	                     ? (uint64_t)on->o->snapshot_chunk_rows
+	                     : 100000;
+	int rc = ferry_state_get(on->state, "snapshot.until", &v, NULL);
+	if (rc == 0)
+		on->snapshot_until = strtoull(v, NULL, 10);
+	ferry_free(v);
+	v = NULL;
+	if (rc != FERRY_ENOMEM)
+		rc = ferry_state_get(on->state, "snapshot.indexes", &v, NULL);
+	on->indexes_pending = rc == 0 && strcmp(v, "pending") == 0;
+	ferry_free(v);
+	rc = rc == FERRY_ENOMEM ? ferry_error_oom(err) : 0;
+	for (uint32_t t = 0; rc == 0 && t < on->ntables; t++) {
+		ferry_buf_reset(&name);
+		ferry_buf_printf(&name, "snapshot.skip.%s",
+		                 on->xops->source_table(on->xf, t)->name);
+		v = NULL;
+		rc = ferry_buf_failed(&name)
+		         ? FERRY_ENOMEM
+		         : ferry_state_get(on->state, ferry_buf_cstr(&name), &v,
+		                           NULL);
+		if (rc == 0)
+			on->skip_until[t] = strtoull(v, NULL, 10);
+		ferry_free(v);
+		rc = rc == FERRY_ENOMEM ? ferry_error_oom(err) : 0;
+	}
+	ferry_buf_free(&name);
+	return rc;
 }
 
 /* Opens everything a running migration needs: settings, journal,
@@ -469,6 +936,8 @@ static int start(online *on, const ferry_online_options *o,
 		rc = open_endpoints(on, err);
 	if (rc == 0)
 		rc = build_plan(on, err);
+	if (rc == 0)
+		rc = load_snapshot_bounds(on, err);
 	return rc;
 }
 
@@ -702,6 +1171,85 @@ int ferry_online_init(const char *dir, const char *source, const char *target,
 	return rc;
 }
 
+void ferry_online_status_free(ferry_online_status *s)
+{
+	for (uint32_t i = 0; s && i < s->ntables; i++)
+		ferry_free(s->tables[i].table);
+	if (s) {
+		ferry_free(s->tables);
+		s->tables = NULL;
+		s->ntables = 0;
+	}
+}
+
+/* The slot with the higher chunk number: the last one written. */
+static void latest_slot(online *on, const char *table,
+                        ferry_online_table_status *ts)
+{
+	ferry_buf name = FERRY_BUF_INIT;
+	uint64_t best = 0;
+	for (int k = 0; k < 2; k++) {
+		char *text = NULL;
+		unsigned long long n = 0;
+		int done = 0;
+		long long rows = 0;
+		slot_name(&name, table, (uint64_t)k);
+		if (!ferry_buf_failed(&name) &&
+		    ferry_state_get(on->state, ferry_buf_cstr(&name), &text,
+		                    NULL) == 0 &&
+		    sscanf(text, "%llu %*u %d %lld", &n, &done, &rows) == 3 &&
+		    n > best) {
+			best = n;
+			ts->rows_copied = rows;
+			ts->state = done ? "copied" : "copying";
+		}
+		ferry_free(text);
+	}
+	ferry_buf_free(&name);
+}
+
+/* Per-table progress from what the snapshot recorded in ferry.db. */
+static int status_tables(online *on, ferry_online_status *out,
+                         ferry_error *err)
+{
+	char *list = NULL;
+	if (ferry_state_get(on->state, "snapshot.tables", &list, NULL) < 0)
+		return 0; /* the snapshot has not begun */
+	uint32_t n = 0;
+	for (const char *p = list; *p; p++)
+		n += *p == '\n';
+	out->tables = ferry_calloc(n + 1, sizeof *out->tables);
+	int rc = out->tables ? 0 : ferry_error_oom(err);
+	ferry_buf name = FERRY_BUF_INIT;
+	for (char *line = list, *nl; rc == 0 && (nl = strchr(line, '\n'));
+	     line = nl + 1) {
+		*nl = '\0';
+		char *tab = strchr(line, '\t');
+		if (!tab)
+			continue;
+		ferry_online_table_status *ts = &out->tables[out->ntables];
+		ts->rows_estimated = strtoll(line, NULL, 10);
+		ts->state = "pending";
+		if (!(ts->table = ferry_strdup(tab + 1))) {
+			rc = ferry_error_oom(err);
+			break;
+		}
+		out->ntables++;
+		latest_slot(on, ts->table, ts);
+		char *v = NULL;
+		ferry_buf_reset(&name);
+		ferry_buf_printf(&name, "snapshot.finished.%s", ts->table);
+		if (!ferry_buf_failed(&name) &&
+		    ferry_state_get(on->state, ferry_buf_cstr(&name), &v,
+		                    NULL) == 0)
+			ts->state = "done";
+		ferry_free(v);
+	}
+	ferry_buf_free(&name);
+	ferry_free(list);
+	return rc;
+}
+
 int ferry_online_get_status(const char *dir, ferry_online_status *out,
                             ferry_error *err)
 {
@@ -723,6 +1271,8 @@ int ferry_online_get_status(const char *dir, ferry_online_status *out,
 		snprintf(out->phase, sizeof out->phase, "%s", phase);
 	if (rc == 0)
 		rc = ferry_state_reject_count(on.state, &out->rejects, err);
+	if (rc == 0)
+		rc = status_tables(&on, out, err);
 	if (rc == 0)
 		rc = open_journal(&on, true, err);
 	if (rc == 0)

@@ -25,6 +25,7 @@ typedef struct ferry_online_options {
 	bool follow;                   /* run until *stop is set */
 	volatile sig_atomic_t *stop;   /* set by a signal handler; may be NULL */
 	int64_t batch_changes;         /* replay commits after this many; 0: 5000 */
+	int64_t snapshot_chunk_rows;   /* rows per snapshot chunk; 0: 100000 */
 } ferry_online_options;
 
 typedef struct ferry_online_counts {
@@ -51,8 +52,22 @@ int ferry_online_capture(const ferry_online_options *o, ferry_online_counts *c,
 int ferry_online_replay(const ferry_online_options *o, ferry_online_counts *c,
                         ferry_error *err);
 
+/* One table's snapshot progress. */
+typedef struct ferry_online_table_status {
+	char *table;             /* the source table */
+	int64_t rows_copied;     /* source rows read by committed chunks
+	                            (the chunk being committed may count) */
+	int64_t rows_estimated;  /* the source's count when the snapshot
+	                            began; -1 unknown */
+	const char *state;       /* "pending", "copying", "copied" (rows
+	                            in, keys and indexes to come), "done" */
+} ferry_online_table_status;
+
 typedef struct ferry_online_status {
 	char phase[32];          /* initialized, snapshot, streaming */
+	ferry_online_table_status *tables; /* in copy order; none before the
+	                                      snapshot began */
+	uint32_t ntables;
 	uint64_t journal_head;   /* last journalled LSN */
 	uint64_t applied;        /* last LSN applied to the target */
 	uint64_t lag_changes;
@@ -64,6 +79,7 @@ typedef struct ferry_online_status {
 
 int ferry_online_get_status(const char *dir, ferry_online_status *out,
                             ferry_error *err);
+void ferry_online_status_free(ferry_online_status *s);
 
 /* Removes capture objects from the source and the checkpoint from the
  * target, one report line per thing removed. */

@@ -1536,11 +1536,9 @@ static int end_copy(ferry_target *t, ferry_error *err)
 	return rc;
 }
 
-static int pg_copy_end(ferry_target *t, int64_t *rows, ferry_error *err)
+/* Sends what is buffered and the binary trailer, and ends the COPY. */
+static int send_rest(ferry_target *t, ferry_error *err)
 {
-	if (!t->copying)
-		return ferry_error_set(err, FERRY_EINVAL,
-		                       "could not end a copy: no copy is open");
 	int rc = 0;
 	if (t->binary) {
 		uint8_t *p = room(&t->out, 2);
@@ -1554,6 +1552,15 @@ static int pg_copy_end(ferry_target *t, int64_t *rows, ferry_error *err)
 		rc = flush(t, err);
 	if (rc == 0)
 		rc = end_copy(t, err);
+	return rc;
+}
+
+static int pg_copy_end(ferry_target *t, int64_t *rows, ferry_error *err)
+{
+	if (!t->copying)
+		return ferry_error_set(err, FERRY_EINVAL,
+		                       "could not end a copy: no copy is open");
+	int rc = send_rest(t, err);
 	if (rc == 0)
 		rc = exec_cmd(t, "COMMIT", err, "could not commit table \"%s\"",
 		              t->table);
@@ -3079,6 +3086,78 @@ static int pg_apply_commit(ferry_target *t, const char *migration,
 	return rc;
 }
 
+/*
+ * target.h: ends the COPY, then in the same transaction makes sure
+ * _ferry_checkpoint exists (under a savepoint: a concurrent creator's
+ * unique violation only means it exists) and upserts the checkpoint,
+ * which must take (one row: it never goes back), and commits.
+ */
+static int pg_copy_end_checkpoint(ferry_target *t, int64_t *rows,
+                                  const char *migration, uint64_t lsn,
+                                  ferry_error *err)
+{
+	static const char upsert[] =
+	    "INSERT INTO _ferry_checkpoint AS c (migration, lsn, updated) "
+	    "VALUES ($1, $2, now()) ON CONFLICT (migration) DO UPDATE SET "
+	    "lsn = EXCLUDED.lsn, updated = EXCLUDED.updated "
+	    "WHERE c.lsn <= EXCLUDED.lsn";
+	if (!t->copying)
+		return ferry_error_set(err, FERRY_EINVAL,
+		                       "could not end a copy: no copy is open");
+	int rc = check_migration(migration, lsn, err);
+	if (rc == 0)
+		rc = send_rest(t, err);
+	if (rc == 0)
+		rc = exec_cmd(t, "SAVEPOINT ferry_checkpoint", err,
+		              "could not commit table \"%s\"", t->table);
+	if (rc == 0) {
+		PGresult *res = PQexec(t->conn, checkpoint_table_sql);
+		const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+		bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+		if (!ok && !(state && (strcmp(state, "23505") == 0 ||
+		                       strcmp(state, "42P07") == 0)))
+			rc = fail_pg(err, FERRY_ERROR, t->conn, res, false,
+			             "could not create table "
+			             "\"_ferry_checkpoint\"");
+		PQclear(res);
+		if (rc == 0)
+			rc = exec_cmd(t, ok ? "RELEASE ferry_checkpoint"
+			                    : "ROLLBACK TO ferry_checkpoint",
+			              err, "could not commit table \"%s\"",
+			              t->table);
+	}
+	if (rc == 0) {
+		char lsn_text[24];
+		snprintf(lsn_text, sizeof lsn_text, "%llu",
+		         (unsigned long long)lsn);
+		static const Oid types[2] = {OID_TEXT, OID_INT8};
+		const char *params[2] = {migration, lsn_text};
+		PGresult *res = PQexecParams(t->conn, upsert, 2, types, params,
+		                             NULL, NULL, 0);
+		if (PQresultStatus(res) != PGRES_COMMAND_OK)
+			rc = fail_pg(err, FERRY_ERROR, t->conn, res, false,
+			             "could not write the checkpoint of "
+			             "migration \"%s\"", migration);
+		else if (strcmp(PQcmdTuples(res), "1") != 0)
+			rc = ferry_error_set(err, FERRY_ERROR,
+			                     "checkpoint of migration \"%s\" would "
+			                     "go back to %llu: another process has "
+			                     "passed it", migration,
+			                     (unsigned long long)lsn);
+		PQclear(res);
+	}
+	if (rc == 0)
+		rc = exec_cmd(t, "COMMIT", err, "could not commit table \"%s\"",
+		              t->table);
+	if (rc < 0) {
+		pg_copy_abort(t);
+		return rc;
+	}
+	*rows = t->rows;
+	free_copy_state(t);
+	return 0;
+}
+
 static int refuse_in_batch(const ferry_target *t, const char *migration,
                            ferry_error *err)
 {
@@ -3131,7 +3210,9 @@ static int drop_checkpoint(ferry_target *t, const char *migration,
 	if (PQresultStatus(res) == PGRES_COMMAND_OK) {
 		PQclear(res);
 		res = PQexecParams(t->conn, "DELETE FROM _ferry_checkpoint "
-		                   "WHERE migration = $1", 1, NULL, params,
+		                   "WHERE migration = $1 OR pg_catalog.left("
+		                   "migration, pg_catalog.length($1) + 1) = "
+		                   "$1 || '/'", 1, NULL, params,
 		                   NULL, NULL, 0);
 	}
 	if (PQresultStatus(res) == PGRES_COMMAND_OK) {
@@ -3182,6 +3263,7 @@ const ferry_target_ops ferry_pg_target_ops = {
 	.copy_begin = pg_copy_begin,
 	.copy_row = pg_copy_row,
 	.copy_end = pg_copy_end,
+	.copy_end_checkpoint = pg_copy_end_checkpoint,
 	.copy_abort = pg_copy_abort,
 	.finish_table = pg_finish_table,
 	.add_foreign_keys = pg_add_foreign_keys,

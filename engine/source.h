@@ -11,6 +11,8 @@
 #ifndef FERRY_SOURCE_H
 #define FERRY_SOURCE_H
 
+#include <stdint.h>
+
 #include "engine/error.h"
 #include "engine/schema.h"
 #include "engine/uri.h"
@@ -47,6 +49,24 @@ typedef struct ferry_source_ops {
 	int (*scan_next)(ferry_scan *scan, ferry_row *row, ferry_error *err);
 
 	void (*scan_close)(ferry_scan *scan); /* accepts NULL */
+
+	/*
+	 * A chunk of a resumable copy (engine/online.c, docs/online-sqlite.md
+	 * "Resumable snapshot"): as scan_open, but only the rows whose primary
+	 * key (the columns with pk_position > 0, in pk_position order) is
+	 * greater than after_key, in key order; after_key NULL starts at the
+	 * first row.  after_key holds one value per key column, taken from a
+	 * row an earlier chunk returned, never with a NULL in it.  limit says
+	 * how many rows the caller means to read (0: all): a reader whose
+	 * keys cannot hold NULL may stop after limit rows; one whose keys
+	 * can (SQLite) must keep delivering, in order, for as long as the
+	 * caller reads.  Only for tables with a primary key: FERRY_EINVAL
+	 * otherwise.
+	 */
+	int (*scan_open_after)(ferry_source *src, const ferry_table *table,
+	                       const ferry_row *after_key, uint64_t limit,
+	                       ferry_scan **out, ferry_error *err);
+
 	void (*close)(ferry_source *src);     /* accepts NULL */
 } ferry_source_ops;
 

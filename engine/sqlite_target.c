@@ -1276,9 +1276,11 @@ static int find_apply_table(ferry_target *t, const ferry_table *table,
 	return 0;
 }
 
-/* "a" = ?1 AND "b" = ?2, or for a table without a key its rowid: one of
- * the rows equal in every column (IS: NULLs too), as rows that are
- * equal cannot be told apart. */
+/* "a" IS ?1 AND "b" IS ?2, or for a table without a key its rowid: one
+ * of the rows equal in every column, as rows that are equal cannot be
+ * told apart.  IS, not =: a SQLite primary key that is not an INTEGER
+ * PRIMARY KEY can hold NULL (a legacy SQLite keeps), and such a row must
+ * be found too; IS uses the key's index as = does. */
 static void put_key_match(ferry_buf *sql, const apply_table *at, uint32_t first)
 {
 	if (at->keyless) {
@@ -1290,7 +1292,7 @@ static void put_key_match(ferry_buf *sql, const apply_table *at, uint32_t first)
 		if (k)
 			ferry_buf_puts(sql, " AND ");
 		ferry_buf_put_ident(sql, at->cols[at->key[k]].name);
-		ferry_buf_printf(sql, at->keyless ? " IS ?%u" : " = ?%u", first + k);
+		ferry_buf_printf(sql, " IS ?%u", first + k);
 	}
 	if (at->keyless)
 		ferry_buf_puts(sql, " LIMIT 1)");
@@ -1538,6 +1540,29 @@ static int run_change(ferry_target *t, apply_table *at, int kind,
 	return rc;
 }
 
+/* Whether row's key holds a NULL: ON CONFLICT never sees such a row
+ * (NULLs are distinct in a unique index). */
+static bool key_has_null(const apply_table *at, const ferry_row *row)
+{
+	for (uint32_t k = 0; k < at->nkey; k++)
+		if (row->values[at->key[k]].type == FERRY_NULL)
+			return true;
+	return false;
+}
+
+/* Insert or overwrite the row with after's key.  A key with a NULL in
+ * it is matched with IS by an update, and inserted when none matched. */
+static int upsert(ferry_target *t, apply_table *at, ferry_op op,
+                  const ferry_row *after, ferry_error *err)
+{
+	if (!key_has_null(at, after))
+		return run_change(t, at, ST_UPSERT, op, after, NULL, false, err);
+	int rc = run_change(t, at, ST_UPDATE, op, after, after, false, err);
+	if (rc == 0 && sqlite3_changes(t->db) == 0)
+		rc = run_change(t, at, ST_INSERT, op, after, NULL, true, err);
+	return rc;
+}
+
 /* Whether the key columns of a and b hold the same values. */
 static bool same_key(const apply_table *at, const ferry_row *a,
                      const ferry_row *b)
@@ -1568,8 +1593,7 @@ static int apply_update(ferry_target *t, apply_table *at,
 			                before, false, err);
 	}
 	if (rc == 0)
-		rc = run_change(t, at, ST_UPSERT, FERRY_OP_UPDATE, after, NULL,
-		                false, err);
+		rc = upsert(t, at, FERRY_OP_UPDATE, after, err);
 	return rc;
 }
 
@@ -1584,8 +1608,9 @@ static int run_op(ferry_target *t, apply_table *at, ferry_op op,
 		                       "match rows by", ferry_op_name(op), at->name);
 	switch (op) {
 	case FERRY_OP_INSERT:
-		return run_change(t, at, idempotent ? ST_UPSERT : ST_INSERT, op,
-		                  after, NULL, !idempotent, err);
+		if (idempotent)
+			return upsert(t, at, op, after, err);
+		return run_change(t, at, ST_INSERT, op, after, NULL, true, err);
 	case FERRY_OP_UPDATE:
 		return apply_update(t, at, before, after, idempotent, err);
 	case FERRY_OP_DELETE:
@@ -1725,6 +1750,26 @@ static int apply_commit(ferry_target *t, const char *migration, uint64_t lsn,
 	return rc;
 }
 
+/* target.h: the chunk's rows and its checkpoint in one commit. */
+static int copy_end_checkpoint(ferry_target *t, int64_t *rows,
+                               const char *migration, uint64_t lsn,
+                               ferry_error *err)
+{
+	assert(t->table && "copy_end_checkpoint outside a copy");
+	int rc = check_migration(migration, lsn, err);
+	if (rc == 0 && sqlite3_exec(t->db, checkpoint_table_sql, NULL, NULL,
+	                            NULL) != SQLITE_OK)
+		rc = db_fail(err, t->db, "could not create table "
+		             "\"_ferry_checkpoint\"");
+	if (rc == 0)
+		rc = write_checkpoint(t, migration, lsn, err);
+	if (rc < 0) {
+		copy_abort(t);
+		return rc;
+	}
+	return copy_end(t, rows, err);
+}
+
 static int refuse_in_batch(const ferry_target *t, const char *migration,
                            ferry_error *err)
 {
@@ -1778,7 +1823,9 @@ static int checkpoint_drop(ferry_target *t, const char *migration,
 	bool exists = rc > 0;
 	if (exists)
 		rc = yields_row(t, "DELETE FROM _ferry_checkpoint WHERE "
-		                "migration = ?1", migration, NULL, "drop the "
+		                "migration = ?1 OR substr(migration, 1, "
+		                "length(?1) + 1) = ?1 || '/'", migration, NULL,
+		                "drop the "
 		                "checkpoint of migration", migration, err);
 	if (exists && rc == 0) /* 1: another migration's row is left */
 		rc = yields_row(t, "SELECT 1 FROM _ferry_checkpoint LIMIT 1", NULL,
@@ -1806,6 +1853,7 @@ const ferry_target_ops ferry_sqlite_target_ops = {
 	.copy_begin = copy_begin,
 	.copy_row = copy_row,
 	.copy_end = copy_end,
+	.copy_end_checkpoint = copy_end_checkpoint,
 	.copy_abort = copy_abort,
 	.finish_table = finish_table,
 	.add_foreign_keys = add_foreign_keys,

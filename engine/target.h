@@ -69,6 +69,19 @@ typedef struct ferry_target_ops {
 	int (*copy_row)(ferry_target *tgt, const ferry_row *row, ferry_error *err);
 	/* Ends the copy and makes it durable; *rows = rows written. */
 	int (*copy_end)(ferry_target *tgt, int64_t *rows, ferry_error *err);
+	/*
+	 * As copy_end, and in the copy's transaction upserts (migration, lsn)
+	 * into _ferry_checkpoint (created when missing): a chunk of an online
+	 * snapshot and the record that it is there commit together, so a
+	 * resumed snapshot knows exactly which chunks the target holds.  As
+	 * for apply_commit, the checkpoint never goes back (an lsn below the
+	 * stored one fails and rolls the copy back).  Names of the form
+	 * "<migration>/..." belong to that migration: checkpoint_drop of the
+	 * migration removes them too.
+	 */
+	int (*copy_end_checkpoint)(ferry_target *tgt, int64_t *rows,
+	                           const char *migration, uint64_t lsn,
+	                           ferry_error *err);
 	/* Abandons a copy after an error (rolls back what the copy wrote). */
 	void (*copy_abort)(ferry_target *tgt);
 
@@ -150,8 +163,9 @@ typedef struct ferry_target_ops {
 	int (*checkpoint_get)(ferry_target *tgt, const char *migration,
 	                      uint64_t *lsn, ferry_error *err);
 
-	/* Removes the migration's checkpoint and drops _ferry_checkpoint
-	 * once no migration has one (ferry clean).  Not during a batch. */
+	/* Removes the migration's checkpoint (and those named
+	 * "<migration>/...") and drops _ferry_checkpoint once no migration
+	 * has one (ferry clean).  Not during a batch. */
 	int (*checkpoint_drop)(ferry_target *tgt, const char *migration,
 	                       ferry_error *err);
 

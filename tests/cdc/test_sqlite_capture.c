@@ -510,7 +510,7 @@ static int images_match_table(ferry_capture *cap, const sink *s)
 	ferry_scan *scan = NULL;
 	ferry_row row = FERRY_ROW_INIT;
 	int same = ops->introspect(cap, &sch, &err) == 0 &&
-	           ops->scan_open(cap, ferry_schema_find(&sch, "k"), &scan,
+	           ops->scan_open(cap, ferry_schema_find(&sch, "k"), NULL, 0, &scan,
 	                          &err) == 0;
 	size_t i = 0;
 	while (same && ops->scan_next(scan, &row, &err) == 1) {
@@ -1074,7 +1074,7 @@ static int64_t scan_count(ferry_capture *cap, const ferry_table *t,
 	ferry_row row = FERRY_ROW_INIT;
 	int64_t n = -1;
 	*max_first = 0;
-	if (ops->scan_open(cap, t, &scan, &err) == 0) {
+	if (ops->scan_open(cap, t, NULL, 0, &scan, &err) == 0) {
 		n = 0;
 		while (ops->scan_next(scan, &row, &err) == 1) {
 			n++;

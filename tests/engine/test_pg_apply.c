@@ -794,6 +794,60 @@ static void check_names(ferry_target *t)
 
 /* ---- the checkpoint ----------------------------------------------------- */
 
+/* A snapshot chunk and its checkpoint commit together; the checkpoint
+ * never goes back; the migration's clean removes "<id>/..." ones too. */
+static void check_chunk_checkpoints(ferry_target *t)
+{
+	ferry_table *tb = items_table("chunks");
+	ferry_error err = FERRY_ERROR_INIT;
+	ferry_value r1[3] = {I(1), txt("a"), N()}, r2[3] = {I(2), txt("b"), N()};
+	ferry_row row1 = {r1, 3, 3}, row2 = {r2, 3, 3};
+	int64_t rows = -1;
+	ok(ops->prepare_table(t, tb, FERRY_EXISTING_DROP, &err) == 0,
+	   "a table for chunks");
+	int rc = ops->copy_begin(t, tb, &err);
+	if (rc == 0)
+		rc = ops->copy_row(t, &row1, &err);
+	if (rc == 0)
+		rc = ops->copy_end_checkpoint(t, &rows, "ck2/snapshot/chunks", 1,
+		                              &err);
+	if (!ok(rc == 0 && rows == 1, "copy_end_checkpoint commits a chunk"))
+		tap_diag("%s", ferry_error_message(&err));
+	is_int(checkpoint(t, "ck2/snapshot/chunks"), 1, "with its checkpoint");
+	rc = ops->copy_begin(t, tb, &err);
+	if (rc == 0)
+		rc = ops->copy_row(t, &row2, &err);
+	if (rc == 0)
+		rc = ops->copy_end_checkpoint(t, &rows, "ck2/snapshot/chunks", 0,
+		                              &err);
+	is_int(rc, FERRY_ERROR, "a chunk checkpoint going back fails");
+	is_str(rows_of("chunks"), "(1,a,)", "and the chunk's rows are rolled back");
+	rc = ops->copy_begin(t, tb, &err);
+	if (rc == 0)
+		rc = ops->copy_row(t, &row2, &err);
+	if (rc == 0)
+		rc = ops->copy_end_checkpoint(t, &rows, "ck2/snapshot/chunks", 2,
+		                              &err);
+	ok(rc == 0 && checkpoint(t, "ck2/snapshot/chunks") == 2,
+	   "the next chunk moves it on");
+	is_str(rows_of("chunks"), "(1,a,),(2,b,)", "both chunks' rows are there");
+	chg one[] = {INS(I(3), txt("c"), N())};
+	rc = apply_batch(t, tb, one, 1, false, "ck2", 7, &err);
+	ok(rc == 0 && checkpoint(t, "ck2") == 7, "the replay checkpoint beside it");
+	rc = apply_batch(t, tb, NULL, 0, false, "ck2x", 5, &err);
+	ok(rc == 0 && checkpoint(t, "ck2x") == 5, "and another migration's");
+	rc = ops->checkpoint_drop(t, "ck2", &err);
+	ok(rc == 0 && checkpoint(t, "ck2") == 0 &&
+	   checkpoint(t, "ck2/snapshot/chunks") == 0,
+	   "checkpoint_drop removes the migration's chunk checkpoints too");
+	is_int(checkpoint(t, "ck2x"), 5,
+	       "but not those of a migration whose name only starts the same");
+	rc = ops->checkpoint_drop(t, "ck2x", &err);
+	ok(rc == 0, "dropped");
+	ferry_error_clear(&err);
+	free_table(tb);
+}
+
 static void check_checkpoints(ferry_target *t)
 {
 	ferry_table *tb = items_table("ck");
@@ -1299,6 +1353,7 @@ int main(void)
 		check_schema_change(t);
 		check_misuse(t);
 		check_checkpoints(t);
+		check_chunk_checkpoints(t);
 		ops->close(t);
 	}
 	check_connection_lost();

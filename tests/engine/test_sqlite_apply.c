@@ -455,6 +455,43 @@ static void check_composite(ferry_target *t)
 	free_table(tb);
 }
 
+/* SQLite lets a primary key other than INTEGER PRIMARY KEY hold NULL.
+ * Such rows must be found by strict changes (k = NULL never matches)
+ * and not doubled by idempotent ones (ON CONFLICT never fires on NULL). */
+static void check_null_keys(ferry_target *t)
+{
+	ferry_table *tb = new_table("nullkeys");
+	ferry_error err = FERRY_ERROR_INIT;
+	add_col(tb, "k", "text", 1);
+	add_col(tb, "n", "integer", 2);
+	add_col(tb, "v", "text", 0);
+	ok(create(t, tb) == 0, "a table keyed by (k, n), both nullable");
+	ferry_value b1[3] = {N(), I(1), txt("a")}, a1[3] = {N(), I(1), txt("A")};
+	ferry_value b2[3] = {txt("x"), N(), txt("b")};
+	ferry_value a2[3] = {txt("y"), N(), txt("b")};
+	chg c[] = {INS(N(), I(1), txt("a")), INS(txt("x"), N(), txt("b")),
+	           INS(txt("x"), I(2), txt("c")), upd(3, b1, a1), upd(3, b2, a2),
+	           DEL(txt("x"), I(2), N())};
+	int rc = apply_batch(t, tb, c, 6, false, "nk", 1, &err);
+	if (!ok(rc == 0, "strict updates and a key change of rows whose key "
+	        "holds NULL find them"))
+		tap_diag("%s", ferry_error_message(&err));
+	is_str(rows_of(tb), "NULL|1|'A','y'|NULL|'b'", "the rows");
+	chg again[] = {INS(N(), I(1), txt("A2")), INS(txt("y"), N(), txt("b2")),
+	               INS(N(), N(), txt("new")), upd(3, a1, a1)};
+	rc = apply_batch(t, tb, again, 4, true, "nk", 2, &err);
+	if (!ok(rc == 0, "idempotent inserts of rows whose key holds NULL"))
+		tap_diag("%s", ferry_error_message(&err));
+	is_str(rows_of(tb), "NULL|NULL|'new',NULL|1|'A','y'|NULL|'b2'",
+	       "they overwrite the row with that key instead of doubling it");
+	chg del[] = {DEL(N(), N(), N())};
+	rc = apply_batch(t, tb, del, 1, false, "nk", 3, &err);
+	ok(rc == 0 && strcmp(rows_of(tb), "NULL|1|'A','y'|NULL|'b2'") == 0,
+	   "a strict delete of the all-NULL key finds its row");
+	ferry_error_clear(&err);
+	free_table(tb);
+}
+
 static ferry_value js(const char *s)
 {
 	return ferry_value_bytes(FERRY_JSON, s, strlen(s));
@@ -774,6 +811,60 @@ static void check_names(ferry_target *t)
 }
 
 /* ---- the checkpoint ----------------------------------------------------- */
+
+/* A snapshot chunk and its checkpoint commit together; the checkpoint
+ * never goes back; the migration's clean removes "<id>/..." ones too. */
+static void check_chunk_checkpoints(ferry_target *t)
+{
+	ferry_table *tb = items_table("chunks");
+	ferry_error err = FERRY_ERROR_INIT;
+	ferry_value r1[3] = {I(1), txt("a"), N()}, r2[3] = {I(2), txt("b"), N()};
+	ferry_row row1 = {r1, 3, 3}, row2 = {r2, 3, 3};
+	int64_t rows = -1;
+	ok(ops->prepare_table(t, tb, FERRY_EXISTING_DROP, &err) == 0,
+	   "a table for chunks");
+	int rc = ops->copy_begin(t, tb, &err);
+	if (rc == 0)
+		rc = ops->copy_row(t, &row1, &err);
+	if (rc == 0)
+		rc = ops->copy_end_checkpoint(t, &rows, "ck2/snapshot/chunks", 1,
+		                              &err);
+	if (!ok(rc == 0 && rows == 1, "copy_end_checkpoint commits a chunk"))
+		tap_diag("%s", ferry_error_message(&err));
+	is_int(checkpoint(t, "ck2/snapshot/chunks"), 1, "with its checkpoint");
+	rc = ops->copy_begin(t, tb, &err);
+	if (rc == 0)
+		rc = ops->copy_row(t, &row2, &err);
+	if (rc == 0)
+		rc = ops->copy_end_checkpoint(t, &rows, "ck2/snapshot/chunks", 0,
+		                              &err);
+	is_int(rc, FERRY_ERROR, "a chunk checkpoint going back fails");
+	is_str(rows_of(tb), "1|'a'|NULL", "and the chunk's rows are rolled back");
+	rc = ops->copy_begin(t, tb, &err);
+	if (rc == 0)
+		rc = ops->copy_row(t, &row2, &err);
+	if (rc == 0)
+		rc = ops->copy_end_checkpoint(t, &rows, "ck2/snapshot/chunks", 2,
+		                              &err);
+	ok(rc == 0 && checkpoint(t, "ck2/snapshot/chunks") == 2,
+	   "the next chunk moves it on");
+	is_str(rows_of(tb), "1|'a'|NULL,2|'b'|NULL", "both chunks' rows are there");
+	chg one[] = {INS(I(3), txt("c"), N())};
+	rc = apply_batch(t, tb, one, 1, false, "ck2", 7, &err);
+	ok(rc == 0 && checkpoint(t, "ck2") == 7, "the replay checkpoint beside it");
+	rc = apply_batch(t, tb, NULL, 0, false, "ck2x", 5, &err);
+	ok(rc == 0 && checkpoint(t, "ck2x") == 5, "and another migration's");
+	rc = ops->checkpoint_drop(t, "ck2", &err);
+	ok(rc == 0 && checkpoint(t, "ck2") == 0 &&
+	   checkpoint(t, "ck2/snapshot/chunks") == 0,
+	   "checkpoint_drop removes the migration's chunk checkpoints too");
+	is_int(checkpoint(t, "ck2x"), 5,
+	       "but not those of a migration whose name only starts the same");
+	rc = ops->checkpoint_drop(t, "ck2x", &err);
+	ok(rc == 0, "dropped");
+	ferry_error_clear(&err);
+	free_table(tb);
+}
 
 static void check_checkpoints(ferry_target *t)
 {
@@ -1183,6 +1274,7 @@ int main(void)
 		check_strict(t);
 		check_idempotent(t);
 		check_composite(t);
+		check_null_keys(t);
 		check_keyless(t);
 		check_values(t);
 		check_truncate(t);
@@ -1190,6 +1282,7 @@ int main(void)
 		check_schema_change(t);
 		check_misuse(t);
 		check_checkpoints(t);
+		check_chunk_checkpoints(t);
 		check_alloc_failures(t);
 	}
 	ops->close(t);
