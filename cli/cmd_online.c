@@ -145,6 +145,10 @@ int cli_cmd_status(const cli_command *cmd, cli_args *args)
 			       (long long)t->rows_estimated);
 		}
 		printf("]");
+		if (s.stopped) {
+			printf(",\"stopped\":");
+			cli_json_string(stdout, s.stopped);
+		}
 		printf(",\"journal_head\":%llu,\"applied\":%llu,\"lag_changes\":%llu,"
 		       "\"lag_seconds\":%.3f,\"capture_position\":%llu,"
 		       "\"rejects\":%lld}\n",
@@ -156,6 +160,8 @@ int cli_cmd_status(const cli_command *cmd, cli_args *args)
 		return FERRY_EXIT_OK;
 	}
 	printf("phase:        %s\n", s.phase);
+	if (s.stopped)
+		printf("stopped:      %s\n", s.stopped);
 	for (uint32_t i = 0; i < s.ntables; i++) {
 		const ferry_online_table_status *t = &s.tables[i];
 		printf("%s%-20s %-8s %lld", i ? "              " : "snapshot:     ",

@@ -679,25 +679,54 @@ static int append_change(void *arg, const ferry_change *c, ferry_error *err)
 	return ferry_journal_append(on->journal, c, NULL, err);
 }
 
+#define SCHEMA_STOP_ADVICE                                                   \
+	"the sync stopped so that the target cannot diverge.  This version "    \
+	"does not carry schema changes into a running migration: to go on, "   \
+	"run ferry clean, drop or empty the target tables, and ferry init + "   \
+	"ferry sync again (the new snapshot has the change); or make schema "   \
+	"changes after the cutover"
+
 /* Stops on any schema change: the plan was built for the schema it saw,
- * and carrying a change silently would let source and target diverge. */
+ * and carrying a change silently would let source and target diverge.
+ * The stop is recorded, so every later run says the same: the capture
+ * has already moved to the new schema, and going on would feed the old
+ * plan images it was not built for. */
 static int check_drift(online *on, ferry_error *err)
 {
 	ferry_capture_drift drift = FERRY_CAPTURE_DRIFT_INIT;
 	int rc = on->cops->check(on->cap, &drift, err);
 	if (rc == 0 && drift.nitems > 0) {
 		ferry_buf what = FERRY_BUF_INIT;
+		ferry_buf_puts(&what, "the source schema changed: ");
 		for (uint32_t i = 0; i < drift.nitems; i++)
 			ferry_buf_printf(&what, "%s%s", i ? "; " : "", drift.items[i].text);
-		rc = ferry_error_set(err, FERRY_EUNSUPPORTED,
-		                     "the source schema changed: %s; the sync stopped "
-		                     "so the target cannot diverge (carrying schema "
-		                     "changes comes next: for now run ferry clean and "
-		                     "start a new migration)",
-		                     ferry_buf_cstr(&what) ? ferry_buf_cstr(&what) : "?");
+		const char *text = ferry_buf_cstr(&what);
+		rc = text ? ferry_state_set(on->state, "migration.stopped", text, err)
+		          : ferry_error_oom(err);
+		if (rc == 0)
+			rc = ferry_error_set(err, FERRY_EUNSUPPORTED, "%s; "
+			                     SCHEMA_STOP_ADVICE, text);
 		ferry_buf_free(&what);
+	} else if (rc == FERRY_EUNSUPPORTED) {
+		/* a fatal change: the capture said what it was */
+		ferry_state_set(on->state, "migration.stopped",
+		                ferry_error_message(err), NULL);
 	}
 	ferry_capture_drift_free(&drift);
+	return rc;
+}
+
+/* A migration stopped by a schema change stays stopped. */
+static int refuse_stopped(online *on, ferry_error *err)
+{
+	char *why = NULL;
+	int rc = ferry_state_get(on->state, "migration.stopped", &why, NULL);
+	if (rc == 0)
+		rc = ferry_error_set(err, FERRY_EUNSUPPORTED, "%s; " SCHEMA_STOP_ADVICE,
+		                     why);
+	else
+		rc = rc == FERRY_ENOMEM ? ferry_error_oom(err) : 0;
+	ferry_free(why);
 	return rc;
 }
 
@@ -928,6 +957,8 @@ static int start(online *on, const ferry_online_options *o,
 	on->o = o;
 	on->counts = c;
 	int rc = load_settings(on, err);
+	if (rc == 0)
+		rc = refuse_stopped(on, err);
 	if (rc == 0)
 		rc = ferry_state_begin_run(on->state, command, NULL, &on->run, err);
 	if (rc == 0)
@@ -1179,6 +1210,8 @@ void ferry_online_status_free(ferry_online_status *s)
 		ferry_free(s->tables);
 		s->tables = NULL;
 		s->ntables = 0;
+		ferry_free(s->stopped);
+		s->stopped = NULL;
 	}
 }
 
@@ -1273,6 +1306,9 @@ int ferry_online_get_status(const char *dir, ferry_online_status *out,
 		rc = ferry_state_reject_count(on.state, &out->rejects, err);
 	if (rc == 0)
 		rc = status_tables(&on, out, err);
+	if (rc == 0 && ferry_state_get(on.state, "migration.stopped",
+	                               &out->stopped, NULL) == FERRY_ENOMEM)
+		rc = ferry_error_oom(err);
 	if (rc == 0)
 		rc = open_journal(&on, true, err);
 	if (rc == 0)

@@ -75,6 +75,8 @@ typedef struct ferry_online_status {
 	                            change to now; 0 when caught up */
 	uint64_t capture_position;
 	int64_t rejects;
+	char *stopped;           /* why a schema change stopped the sync;
+	                            NULL when it did not */
 } ferry_online_status;
 
 int ferry_online_get_status(const char *dir, ferry_online_status *out,

@@ -98,8 +98,19 @@ sqlite3 "$src" "alter table users add column nickname text; insert into users(id
 run_ferry --dir "$tmp/m" sync
 is "$FERRY_RC" 1 "a column added on the source stops the sync"
 contains "$FERRY_ERR" '"nickname"' "the message names the column"
-contains "$FERRY_ERR" "so the target cannot diverge" "and why it stopped"
+contains "$FERRY_ERR" "so that the target cannot diverge" "and why it stopped"
 is "$(q "$tmp/dst.db" "select count(*) from accounts where id = 999")" "0" "nothing after the change was applied"
+contains "$FERRY_ERR" "ferry clean, drop or empty the target tables" "and what to do"
+# the capture already follows the new column: a second run must not feed
+# the old plan its images (it captured them and failed on the target)
+run_ferry --dir "$tmp/m" sync
+is "$FERRY_RC" 1 "the next sync stops too"
+contains "$FERRY_ERR" 'column "nickname" was added to table "users"' "with the same message"
+run_ferry --dir "$tmp/m" replay
+is "$FERRY_RC" 1 "so does replay"
+is "$(q "$src" "select count(*) from _ferry_changes")" "1" "the change stays in the source log"
+run_ferry --dir "$tmp/m" status
+contains "$FERRY_OUT" 'stopped:      the source schema changed: column "nickname"' "status says why the sync stopped"
 
 run_ferry --dir "$tmp/m" clean
 is "$FERRY_RC" 0 "clean exits 0"
