@@ -1555,12 +1555,10 @@ static int send_rest(ferry_target *t, ferry_error *err)
 	return rc;
 }
 
-static int pg_copy_end(ferry_target *t, int64_t *rows, ferry_error *err)
+/* Commits the copy's transaction when rc is 0, else abandons it. */
+static int commit_copy(ferry_target *t, int64_t *rows, int rc,
+                       ferry_error *err)
 {
-	if (!t->copying)
-		return ferry_error_set(err, FERRY_EINVAL,
-		                       "could not end a copy: no copy is open");
-	int rc = send_rest(t, err);
 	if (rc == 0)
 		rc = exec_cmd(t, "COMMIT", err, "could not commit table \"%s\"",
 		              t->table);
@@ -1571,6 +1569,14 @@ static int pg_copy_end(ferry_target *t, int64_t *rows, ferry_error *err)
 	*rows = t->rows;
 	free_copy_state(t);
 	return 0;
+}
+
+static int pg_copy_end(ferry_target *t, int64_t *rows, ferry_error *err)
+{
+	if (!t->copying)
+		return ferry_error_set(err, FERRY_EINVAL,
+		                       "could not end a copy: no copy is open");
+	return commit_copy(t, rows, send_rest(t, err), err);
 }
 
 static void pg_copy_abort(ferry_target *t)
@@ -3146,16 +3152,7 @@ static int pg_copy_end_checkpoint(ferry_target *t, int64_t *rows,
 			                     (unsigned long long)lsn);
 		PQclear(res);
 	}
-	if (rc == 0)
-		rc = exec_cmd(t, "COMMIT", err, "could not commit table \"%s\"",
-		              t->table);
-	if (rc < 0) {
-		pg_copy_abort(t);
-		return rc;
-	}
-	*rows = t->rows;
-	free_copy_state(t);
-	return 0;
+	return commit_copy(t, rows, rc, err);
 }
 
 static int refuse_in_batch(const ferry_target *t, const char *migration,
