@@ -1346,6 +1346,32 @@ static int cap_introspect(ferry_capture *cap, ferry_schema *out,
 	return ferry_sqlite_introspect(cap->db, cap->uri, out, err);
 }
 
+/* A snapshot sees exactly the changes up to its position: the token is
+ * that position, in decimal. */
+static int cap_snapshot_token(ferry_capture *cap, ferry_buf *out,
+                              ferry_error *err)
+{
+	uint64_t position = 0;
+	if (!cap->in_snapshot)
+		return ferry_error_set(err, FERRY_EINVAL, "could not describe the "
+		                       "snapshot of SQLite database \"%s\": none "
+		                       "is open", cap->uri);
+	int rc = snapshot_position(cap, &position, err);
+	if (rc == 0)
+		ferry_buf_printf(out, "%llu", (unsigned long long)position);
+	return rc;
+}
+
+static bool cap_in_snapshot(const char *token, const ferry_change *c)
+{
+	uint64_t position = 0;
+	char *end;
+	unsigned long long seen = strtoull(token, &end, 10);
+	return ferry_capture_position_get(c->position, c->position_len,
+	                                  &position) == 0 &&
+	       *token && !*end && position <= seen;
+}
+
 /* SQLite keys can hold NULL: limit is the caller's to apply. */
 static int cap_scan_open(ferry_capture *cap, const ferry_table *table,
                          const ferry_row *after_key, uint64_t limit,
@@ -1682,6 +1708,8 @@ const ferry_capture_ops ferry_sqlite_capture_ops = {
 	.snapshot_begin = cap_snapshot_begin,
 	.snapshot_end = cap_snapshot_end,
 	.scan_open = cap_scan_open,
+	.snapshot_token = cap_snapshot_token,
+	.in_snapshot = cap_in_snapshot,
 	.scan_next = ferry_sqlite_scan_next,
 	.scan_close = ferry_sqlite_scan_close,
 	.read = cap_read,

@@ -179,6 +179,21 @@ typedef struct ferry_capture_ops {
 	                      ferry_error *err);
 	int (*snapshot_end)(ferry_capture *cap, ferry_error *err);
 
+	/*
+	 * Inside a snapshot: appends to out a token (text) that describes
+	 * exactly which source changes the snapshot sees, for in_snapshot.
+	 * A table that cannot be replayed idempotently (no key) is copied
+	 * in one snapshot, and the replay skips precisely the changes that
+	 * snapshot saw: a position is not always precise enough for that
+	 * (docs/online-postgresql.md).
+	 */
+	int (*snapshot_token)(ferry_capture *cap, ferry_buf *out,
+	                      ferry_error *err);
+
+	/* Whether the snapshot token describes saw change c (its effect is
+	 * in rows copied in that snapshot).  Needs no connection. */
+	bool (*in_snapshot)(const char *token, const ferry_change *c);
+
 	/* As ferry_source_ops' scans (row order, exact stored types), on
 	 * this connection: inside a snapshot, in its transaction.  With
 	 * after_key, as ferry_source_ops.scan_open_after: a chunk of a

@@ -43,8 +43,9 @@ typedef struct online {
 	uint32_t ntables;
 	uint64_t chunk_rows;     /* rows per snapshot chunk */
 	uint64_t snapshot_until; /* changes up to here apply idempotently */
-	uint64_t *skip_until;    /* per keyless table: changes up to here are
-	                            in its copy already */
+	char **copied_in;        /* per keyless table: the snapshot token of
+	                            its one-piece copy (changes it saw are
+	                            skipped) */
 	bool indexes_pending;    /* the target's indexes wait for the replay
 	                            to pass snapshot_until */
 	uint64_t applied_position; /* source position of the last change this
@@ -108,9 +109,9 @@ static int build_plan(online *on, ferry_error *err)
 	on->ntables = on->xops->table_count(on->xf);
 	on->mappers = ferry_calloc(2 * (size_t)on->ntables + 1,
 	                           sizeof *on->mappers);
-	on->skip_until = ferry_calloc((size_t)on->ntables + 1,
-	                              sizeof *on->skip_until);
-	return on->mappers && on->skip_until ? 0 : ferry_error_oom(err);
+	on->copied_in = ferry_calloc((size_t)on->ntables + 1,
+	                             sizeof *on->copied_in);
+	return on->mappers && on->copied_in ? 0 : ferry_error_oom(err);
 }
 
 static int open_journal(online *on, bool read_only, ferry_error *err)
@@ -158,7 +159,9 @@ static void online_close(online *on)
 		if (on->mappers[i])
 			on->xops->mapper_close(on->mappers[i]);
 	ferry_free(on->mappers);
-	ferry_free(on->skip_until);
+	for (uint32_t i = 0; on->copied_in && i < on->ntables; i++)
+		ferry_free(on->copied_in[i]);
+	ferry_free(on->copied_in);
 	if (on->xf)
 		on->xops->free(on->xf);
 	ferry_schema_free(&on->schema);
@@ -243,8 +246,8 @@ static int map_row(online *on, uint32_t table, int which, const ferry_row *in,
  * restart continues after the last chunk the target holds.  Changes up
  * to snapshot.until (the largest Pi) may already be in copied rows: the
  * replay applies those idempotently.  A table without a key cannot be
- * applied idempotently, so it is copied in one chunk at Qt and the
- * replay skips its changes up to Qt.
+ * applied idempotently, so it is copied in one chunk and the replay
+ * skips exactly the changes that chunk's snapshot saw (its token).
  */
 
 typedef struct chunk_slot {
@@ -252,7 +255,9 @@ typedef struct chunk_slot {
 	uint64_t position; /* the read position of this chunk */
 	bool done;         /* the table's last chunk */
 	int64_t rows;      /* source rows read, this chunk included */
-	ferry_buf key;     /* the last key: a change record (codec) */
+	ferry_buf key;     /* the last key: a change record (codec); for a
+	                      table without a key, its copy's snapshot
+	                      token (engine/capture.h) */
 } chunk_slot;
 
 static bool keyed(online *on, uint32_t t)
@@ -404,6 +409,8 @@ static int copy_chunk(online *on, uint32_t t, chunk_slot *sl,
 	if (rc == 0 && (rc = on->cops->snapshot_begin(on->cap, &position,
 	                                              err)) == 0)
 		in_snapshot = true;
+	if (rc == 0 && !by_key) /* what the one-piece copy sees */
+		rc = on->cops->snapshot_token(on->cap, &key, err);
 	if (rc == 0)
 		rc = on->cops->scan_open(on->cap, src,
 		                         sl->key.len ? &after.after : NULL, limit,
@@ -439,7 +446,7 @@ static int copy_chunk(online *on, uint32_t t, chunk_slot *sl,
 	scan = NULL;
 	chunk_slot next = {sl->n + 1, position, ended || !by_key,
 	                   sl->rows + (int64_t)read, FERRY_BUF_INIT};
-	if (rc == 0 && !next.done)
+	if (rc == 0 && (!next.done || !by_key))
 		ferry_buf_append(&next.key, key.data, key.len);
 	if (rc == 0 && position > on->snapshot_until) {
 		char text[24];
@@ -529,7 +536,6 @@ static int finish_copy(online *on, uint32_t t, const chunk_slot *sl,
 {
 	const ferry_table *src = on->xops->source_table(on->xf, t);
 	ferry_buf name = FERRY_BUF_INIT;
-	char text[24];
 	/* unique indexes wait until the replay has passed snapshot.until:
 	 * replaying an older change can briefly give a row a value another
 	 * row holds now, which the target must not refuse (see
@@ -538,13 +544,17 @@ static int finish_copy(online *on, uint32_t t, const chunk_slot *sl,
 	keys_only.nindexes = 0;
 	int rc = on->tops->finish_table(on->dst, &keys_only, err);
 	if (rc == 0 && !keyed(on, t)) {
-		on->skip_until[t] = sl->position;
+		ferry_free(on->copied_in[t]);
+		on->copied_in[t] = ferry_malloc(sl->key.len + 1);
+		if (on->copied_in[t]) {
+			memcpy(on->copied_in[t], sl->key.data, sl->key.len);
+			on->copied_in[t][sl->key.len] = '\0';
+		}
 		ferry_buf_printf(&name, "snapshot.skip.%s", src->name);
-		snprintf(text, sizeof text, "%llu", (unsigned long long)sl->position);
-		rc = ferry_buf_failed(&name)
+		rc = ferry_buf_failed(&name) || !on->copied_in[t]
 		         ? ferry_error_oom(err)
-		         : ferry_state_set(on->state, ferry_buf_cstr(&name), text,
-		                           err);
+		         : ferry_state_set(on->state, ferry_buf_cstr(&name),
+		                           on->copied_in[t], err);
 	}
 	ferry_buf_reset(&name);
 	ferry_buf_printf(&name, "snapshot.finished.%s", src->name);
@@ -787,7 +797,8 @@ static int apply_one(online *on, const ferry_change *ch, ferry_row *b,
 	uint64_t position = 0;
 	ferry_capture_position_get(ch->position, ch->position_len, &position);
 	bool by_key = keyed(on, (uint32_t)t);
-	if (!by_key && position <= on->skip_until[t])
+	if (!by_key && on->copied_in[t] &&
+	    on->cops->in_snapshot(on->copied_in[t], ch))
 		return 0; /* the table's one-piece copy has it */
 	/* changes the snapshot's chunks may hold already converge */
 	bool idempotent = by_key && position <= on->snapshot_until;
@@ -939,8 +950,9 @@ static int load_snapshot_bounds(online *on, ferry_error *err)
 		         : ferry_state_get(on->state, ferry_buf_cstr(&name), &v,
 		                           NULL);
 		if (rc == 0)
-			on->skip_until[t] = strtoull(v, NULL, 10);
-		ferry_free(v);
+			on->copied_in[t] = v;
+		else
+			ferry_free(v);
 		rc = rc == FERRY_ENOMEM ? ferry_error_oom(err) : 0;
 	}
 	ferry_buf_free(&name);

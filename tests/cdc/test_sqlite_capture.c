@@ -1130,7 +1130,26 @@ static void test_snapshot(void)
 	       "read refused during a snapshot");
 	is_int(ops->release(cap, p, &err), FERRY_EINVAL,
 	       "release refused during a snapshot");
+	ferry_buf token = FERRY_BUF_INIT;
+	is_int(ops->snapshot_token(cap, &token, &err), 0, "a snapshot token");
+	is_str(ferry_buf_cstr(&token), "5", "it is the snapshot's position");
 	is_int(ops->snapshot_end(cap, &err), 0, "snapshot ends");
+	is_int(ops->snapshot_token(cap, &token, &err), FERRY_EINVAL,
+	       "no token outside a snapshot");
+	ferry_buf_free(&token);
+	{
+		uint8_t pos[FERRY_CAPTURE_POSITION_LEN];
+		ferry_change c = FERRY_CHANGE_INIT;
+		c.position = pos;
+		c.position_len = sizeof pos;
+		ferry_capture_position_put(pos, 5);
+		ok(ops->in_snapshot("5", &c), "the token sees the change at P");
+		ferry_capture_position_put(pos, 6);
+		ok(!ops->in_snapshot("5", &c), "and not the one after it");
+		ferry_capture_position_put(pos, 1);
+		ok(!ops->in_snapshot("5x", &c) && !ops->in_snapshot("", &c),
+		   "a malformed token sees nothing");
+	}
 	is_int(ops->release(cap, p, &err), 0, "release up to P");
 	is_int(read_into(cap, p, &s, &last), 0, "read after P");
 	ok(s.n == 3 && s.v[0].seq > p &&
