@@ -10,6 +10,7 @@
 #include "engine/capture.h"
 
 extern const ferry_source_ops ferry_sqlite_source_ops;
+extern const ferry_source_ops ferry_pg_source_ops;
 extern const ferry_target_ops ferry_pg_target_ops;
 extern const ferry_target_ops ferry_sqlite_target_ops;
 extern const ferry_transform_ops ferry_plan_transform_ops;
@@ -20,6 +21,8 @@ const ferry_source_ops *ferry_source_for(ferry_uri_kind kind)
 	switch (kind) {
 	case FERRY_URI_SQLITE:
 		return &ferry_sqlite_source_ops;
+	case FERRY_URI_POSTGRESQL:
+		return &ferry_pg_source_ops;
 	default:
 		return NULL;
 	}
