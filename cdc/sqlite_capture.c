@@ -1332,6 +1332,16 @@ static int cap_snapshot_begin(ferry_capture *cap, uint64_t *position,
 	return 0;
 }
 
+static int cap_snapshot_end(ferry_capture *cap, ferry_error *err);
+
+/* The last seq given out: read in a snapshot of its own. */
+static int cap_stream_start(ferry_capture *cap, uint64_t *position,
+                            ferry_error *err)
+{
+	int rc = cap_snapshot_begin(cap, position, err);
+	return rc < 0 ? rc : cap_snapshot_end(cap, err);
+}
+
 static int cap_snapshot_end(ferry_capture *cap, ferry_error *err)
 {
 	if (!cap->in_snapshot)
@@ -1709,6 +1719,7 @@ const ferry_capture_ops ferry_sqlite_capture_ops = {
 	.snapshot_end = cap_snapshot_end,
 	.scan_open = cap_scan_open,
 	.snapshot_token = cap_snapshot_token,
+	.stream_start = cap_stream_start,
 	.in_snapshot = cap_in_snapshot,
 	.scan_next = ferry_sqlite_scan_next,
 	.scan_close = ferry_sqlite_scan_close,

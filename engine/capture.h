@@ -169,6 +169,15 @@ typedef struct ferry_capture_ops {
 	             ferry_error *err);
 
 	/*
+	 * The position the stream starts after, for a migration's first
+	 * snapshot: every change after it will be read, every one up to it
+	 * is in any snapshot begun from now on.  SQLite: the last change
+	 * given a seq; PostgreSQL: the slot's consistent point.
+	 */
+	int (*stream_start)(ferry_capture *cap, uint64_t *position,
+	                    ferry_error *err);
+
+	/*
 	 * Begins the snapshot: a read transaction on this connection that
 	 * lasts until snapshot_end, and *position = P, the last change it
 	 * sees.  Reads in it (introspect, scans) see exactly the changes

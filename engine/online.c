@@ -83,7 +83,7 @@ static int open_endpoints(online *on, ferry_error *err)
 	if (!on->cops)
 		return ferry_error_set(err, FERRY_EUNSUPPORTED,
 		                       "cannot capture changes from %s databases yet: "
-		                       "online migration reads SQLite",
+		                       "online migration reads SQLite and PostgreSQL",
 		                       ferry_uri_kind_name(on->src_uri.kind));
 	if (!on->tops)
 		return ferry_error_set(err, FERRY_EUNSUPPORTED,
@@ -599,9 +599,7 @@ static int start_stream(online *on, ferry_error *err)
 	ferry_free(stored);
 	if (rc < 0 || len > 0)
 		return rc;
-	rc = on->cops->snapshot_begin(on->cap, &position, err);
-	if (rc == 0)
-		rc = on->cops->snapshot_end(on->cap, err);
+	rc = on->cops->stream_start(on->cap, &position, err);
 	ferry_capture_position_put(pos, position);
 	if (rc == 0)
 		rc = ferry_journal_commit(on->journal, pos, sizeof pos, err);

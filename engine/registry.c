@@ -15,6 +15,7 @@ extern const ferry_target_ops ferry_pg_target_ops;
 extern const ferry_target_ops ferry_sqlite_target_ops;
 extern const ferry_transform_ops ferry_plan_transform_ops;
 extern const ferry_capture_ops ferry_sqlite_capture_ops;
+extern const ferry_capture_ops ferry_pg_capture_ops;
 
 const ferry_source_ops *ferry_source_for(ferry_uri_kind kind)
 {
@@ -47,5 +48,12 @@ const ferry_transform_ops *ferry_default_transform(void)
 
 const ferry_capture_ops *ferry_capture_for(ferry_uri_kind kind)
 {
-	return kind == FERRY_URI_SQLITE ? &ferry_sqlite_capture_ops : NULL;
+	switch (kind) {
+	case FERRY_URI_SQLITE:
+		return &ferry_sqlite_capture_ops;
+	case FERRY_URI_POSTGRESQL:
+		return &ferry_pg_capture_ops;
+	default:
+		return NULL;
+	}
 }
