@@ -33,12 +33,19 @@
 #include "cdc/pgoutput.h"
 #include "engine/alloc.h"
 #include "engine/datetime.h"
+#include "engine/pg_conn_lost.h"
 
 /* A read returns once the stream has been quiet this long between
  * transactions: the server has sent what it had. */
 #define QUIET_MS 20
 /* Inside a transaction the rest is on its way: wait up to this long. */
 #define MID_TXN_WAIT_MS 30000
+/* A read ends at the first transaction boundary after this long or
+ * this many changes even while the source keeps writing: the journal
+ * commit and the release that follow it must not wait for a quiet
+ * moment that a busy source never has. */
+#define READ_BUDGET_US INT64_C(200000)
+#define READ_BUDGET_CHANGES 20000
 /* Status updates at least this often, so the server does not time out
  * (wal_sender_timeout is 60 s by default). */
 #define STATUS_EVERY_US INT64_C(10000000)
@@ -59,6 +66,11 @@ struct ferry_capture {
 	bool in_snapshot;
 	bool streaming;
 	uint64_t released;      /* the slot's confirmed position, as sent */
+	uint64_t delivered;     /* the last commit LSN handed to a read */
+	uint64_t idle_end;      /* WAL end of a keepalive that came between
+	                           transactions: nothing of ours below it is
+	                           unread */
+	uint64_t idle_delivered;/* `delivered` when idle_end was seen */
 	int64_t last_status_us;
 	ferry_pgoutput_relcache *rels;
 	ferry_pgoutput_msg msg;
@@ -86,6 +98,8 @@ static int64_t now_us(void)
 static int pg_fail(ferry_error *err, int code, PGconn *conn,
                    const PGresult *res, const char *what, const char *uri)
 {
+	if (ferry_pg_conn_lost(conn, res))
+		code = FERRY_ECONNLOST;
 	const char *m = res ? PQresultErrorMessage(res) : "";
 	if (!m || !*m)
 		m = conn ? PQerrorMessage(conn) : "";
@@ -568,26 +582,45 @@ static int preflight(ferry_capture *cap, const ferry_schema *tables,
 		                     "max_replication_slots and restart, or drop an "
 		                     "unused slot)", cap->uri);
 	PQclear(res);
-	/* a table without a key in a publication makes the source's own
-	 * UPDATE and DELETE fail: refused before anything is created */
+	/* Every table needs REPLICA IDENTITY FULL.  Without a key, a table
+	 * in a publication makes the source's own UPDATE and DELETE fail.
+	 * With the default identity a delete carries only the key, and the
+	 * plan cannot map an image whose other columns are unknown (NOT
+	 * NULL, `where`), nor can undo rebuild the row.  All are named in
+	 * one message, before anything is created. */
+	ferry_buf missing = FERRY_BUF_INIT, fix = FERRY_BUF_INIT;
+	bool keyless = false;
 	for (uint32_t t = 0; rc == 0 && t < tables->ntables; t++) {
 		const ferry_table *tb = &tables->tables[t];
 		const char *params[1] = {tb->name};
-		if (ferry_table_pk_count(tb) > 0)
-			continue;
 		rc = run(cap, "SELECT c.relreplident FROM pg_catalog.pg_class c "
 		              "WHERE c.relname = $1 AND c.relnamespace = "
 		              "pg_catalog.current_schema()::regnamespace",
 		         1, params, &res, "could not check", err);
 		if (rc == 0 && (PQntuples(res) != 1 ||
-		                strcmp(PQgetvalue(res, 0, 0), "f") != 0))
-			rc = ferry_error_set(err, FERRY_EUNSUPPORTED, "table \"%s\" "
-			                     "has no primary key: in a publication its "
-			                     "UPDATEs and DELETEs would fail on the "
-			                     "source (ALTER TABLE \"%s\" REPLICA "
-			                     "IDENTITY FULL)", tb->name, tb->name);
+		                strcmp(PQgetvalue(res, 0, 0), "f") != 0)) {
+			keyless |= ferry_table_pk_count(tb) == 0;
+			ferry_buf_printf(&missing, "%s\"%s\"", missing.len ? ", " : "",
+			                 tb->name);
+			ferry_buf_puts(&fix, "ALTER TABLE ");
+			ferry_buf_put_ident(&fix, tb->name);
+			ferry_buf_puts(&fix, " REPLICA IDENTITY FULL; ");
+		}
 		PQclear(res);
 	}
+	if (rc == 0 && missing.len)
+		rc = ferry_buf_failed(&missing) || ferry_buf_failed(&fix)
+		         ? ferry_error_oom(err)
+		         : ferry_error_set(err, FERRY_EUNSUPPORTED,
+		                           "capture from PostgreSQL needs whole old "
+		                           "rows, and these tables send %s: %s (%s"
+		                           "then ferry init again)",
+		                           keyless ? "none or only their key"
+		                                   : "only their key",
+		                           ferry_buf_cstr(&missing),
+		                           ferry_buf_cstr(&fix));
+	ferry_buf_free(&missing);
+	ferry_buf_free(&fix);
 	return rc;
 }
 
@@ -839,7 +872,14 @@ static int send_status(ferry_capture *cap, bool force, ferry_error *err)
 	if (!cap->streaming ||
 	    (!force && now - cap->last_status_us < STATUS_EVERY_US))
 		return 0;
-	ferry_pgoutput_status st = {cap->released, cap->released, cap->released,
+	/* past the last commit when everything read is journalled and the
+	 * server said (between transactions) where its WAL ends: WAL with
+	 * none of our transactions need not be kept, and a server shutting
+	 * down waits for the client to confirm its WAL end */
+	uint64_t flush = cap->released;
+	if (cap->released >= cap->idle_delivered && cap->idle_end > flush)
+		flush = cap->idle_end;
+	ferry_pgoutput_status st = {flush, flush, flush,
 	                            ferry_pgoutput_time_from_unix(now), false};
 	uint8_t msg[FERRY_PGOUTPUT_STATUS_LEN];
 	ferry_pgoutput_status_encode(msg, &st);
@@ -1067,6 +1107,14 @@ static int on_change(ferry_capture *cap, delivery *d, ferry_error *err)
 		               &cap->scratch[1], err);
 	if (rc < 0)
 		return rc;
+	/* init required REPLICA IDENTITY FULL; a table changed since must
+	 * not lose deletes to an image the plan cannot map */
+	if ((cap->msg.type == FERRY_PGOUTPUT_DELETE && ch->old_kind != 'O') ||
+	    (cap->msg.type == FERRY_PGOUTPUT_UPDATE && ch->old_kind == 'K'))
+		return ferry_error_set(err, FERRY_EUNSUPPORTED, "table \"%s\" "
+		                       "no longer sends whole old rows: ALTER TABLE "
+		                       "\"%s\" REPLICA IDENTITY FULL, then run the "
+		                       "sync again", t->name, t->name);
 	switch (cap->msg.type) {
 	case FERRY_PGOUTPUT_INSERT:
 		return deliver(cap, d, FERRY_OP_INSERT, t, false, true, err);
@@ -1074,13 +1122,6 @@ static int on_change(ferry_capture *cap, delivery *d, ferry_error *err)
 		return deliver(cap, d, FERRY_OP_DELETE, t, true, false, err);
 	default:
 		break;
-	}
-	if (ch->old_kind == 'K') {
-		/* the key changed and only the key came: the before-image is
-		 * the new row with the old key (the apply finds rows by key) */
-		for (uint32_t i = 0; i < t->ncolumns; i++)
-			if (t->columns[i].pk_position == 0)
-				cap->before.values[i] = cap->after.values[i];
 	}
 	return deliver(cap, d, FERRY_OP_UPDATE, t, ch->old_kind != 0, true, err);
 }
@@ -1137,6 +1178,8 @@ static int on_message(ferry_capture *cap, const ferry_pgoutput_frame *f,
 		cap->in_txn = false;
 		if (cap->commit_lsn > d->after && cap->commit_lsn > *last)
 			*last = cap->commit_lsn;
+		if (cap->commit_lsn > cap->delivered)
+			cap->delivered = cap->commit_lsn;
 		*committed = true;
 		return 0;
 	default: /* Type, Message: nothing to capture */
@@ -1159,6 +1202,11 @@ static int pg_cap_read(ferry_capture *cap, uint64_t after,
 	int rc = cap->streaming ? 0 : start_stream(cap, after, err);
 	delivery d = {fn, arg, after, 0};
 	uint64_t got = *last;
+	int64_t began = now_us();
+	uint64_t budget = max_changes_hint && max_changes_hint <
+	                                          READ_BUDGET_CHANGES
+	                      ? max_changes_hint
+	                      : READ_BUDGET_CHANGES;
 	while (rc == 0) {
 		char *buf = NULL;
 		int n = PQgetCopyData(cap->repl, &buf, 1);
@@ -1175,9 +1223,16 @@ static int pg_cap_read(ferry_capture *cap, uint64_t after,
 			continue;
 		}
 		if (n < 0) {
-			rc = pg_fail(err, FERRY_ERROR, cap->repl, NULL, n == -1
+			/* the server's reason, if it sent one (a shutdown says
+			 * 57P01), tells a lost connection from a refusal */
+			PGresult *why = n == -1 ? PQgetResult(cap->repl) : NULL;
+			/* a walsender ends the stream on its own only when the
+			 * server shuts down: worth reconnecting */
+			rc = pg_fail(err, n == -1 ? FERRY_ECONNLOST : FERRY_ERROR,
+			             cap->repl, why, n == -1
 			             ? "the server ended the stream of"
 			             : "lost the stream of", cap->uri);
+			PQclear(why);
 			break;
 		}
 		ferry_pgoutput_frame f;
@@ -1186,13 +1241,18 @@ static int pg_cap_read(ferry_capture *cap, uint64_t after,
 		                                 (size_t)n, err);
 		if (rc == 0 && f.kind == FERRY_PGOUTPUT_XLOGDATA)
 			rc = on_message(cap, &f, &d, &committed, &got, err);
-		else if (rc == 0 && f.reply_requested)
+		else if (rc == 0 && !cap->in_txn && f.wal_end > cap->idle_end) {
+			cap->idle_end = f.wal_end;
+			cap->idle_delivered = cap->delivered;
+		}
+		if (rc == 0 && f.kind == FERRY_PGOUTPUT_KEEPALIVE &&
+		    f.reply_requested)
 			rc = send_status(cap, true, err);
 		PQfreemem(buf);
 		if (rc == 0)
 			rc = send_status(cap, false, err);
-		if (rc == 0 && committed && max_changes_hint &&
-		    d.delivered >= max_changes_hint)
+		if (rc == 0 && committed &&
+		    (d.delivered >= budget || now_us() - began >= READ_BUDGET_US))
 			break;
 	}
 	if (rc < 0) {

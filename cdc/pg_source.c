@@ -33,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/pg_conn_lost.h"
 #include "engine/alloc.h"
 #include "engine/buf.h"
 #include "engine/datetime.h"
@@ -204,7 +205,8 @@ static void put_pg_error(ferry_buf *b, PGconn *conn, const PGresult *res)
 static int fail_pg(ferry_error *err, PGconn *conn, const PGresult *res,
                    const char *fmt, ...) FERRY_PRINTF(4, 5);
 
-/* Sets err to "<what>: <PostgreSQL's error>"; returns FERRY_ERROR. */
+/* Sets err to "<what>: <PostgreSQL's error>"; returns FERRY_ERROR, or
+ * FERRY_ECONNLOST when the connection broke. */
 static int fail_pg(ferry_error *err, PGconn *conn, const PGresult *res,
                    const char *fmt, ...)
 {
@@ -216,7 +218,8 @@ static int fail_pg(ferry_error *err, PGconn *conn, const PGresult *res,
 	ferry_buf_puts(&b, ": ");
 	put_pg_error(&b, conn, res);
 	const char *msg = ferry_buf_cstr(&b);
-	int rc = msg ? ferry_error_set(err, FERRY_ERROR, "%s", msg)
+	int code = ferry_pg_conn_lost(conn, res) ? FERRY_ECONNLOST : FERRY_ERROR;
+	int rc = msg ? ferry_error_set(err, code, "%s", msg)
 	             : ferry_error_oom(err);
 	ferry_buf_free(&b);
 	return rc;

@@ -75,6 +75,12 @@ static void print_counts(const cli_args *args, const char *what,
 	printf("\n");
 }
 
+static void log_line(void *arg, const char *line)
+{
+	(void)arg;
+	fprintf(stderr, "ferry: %s\n", line);
+}
+
 typedef int (*online_fn)(const ferry_online_options *, ferry_online_counts *,
                          ferry_error *);
 
@@ -86,6 +92,7 @@ static int run_online(const cli_command *cmd, cli_args *args, online_fn fn)
 	o.dir = args->dir;
 	o.follow = cli_option_value(cmd, args, "follow") != NULL;
 	o.stop = &stop_requested;
+	o.log = log_line;
 	const char *chunk = strcmp(cmd->name, "sync") == 0
 	                        ? cli_option_value(cmd, args, "chunk-rows")
 	                        : NULL;

@@ -30,7 +30,9 @@ typedef enum ferry_code {
 	FERRY_ECORRUPT = -4,  /* stored or received bytes fail validation */
 	FERRY_ENOTFOUND = -5, /* a named thing does not exist */
 	FERRY_EREJECT = -6,   /* a value does not convert exactly: a reject */
-	FERRY_EUNSUPPORTED = -7 /* valid, but this build cannot do it */
+	FERRY_EUNSUPPORTED = -7,/* valid, but this build cannot do it */
+	FERRY_ECONNLOST = -8  /* a server connection broke: the same work on a
+	                         new connection may succeed */
 } ferry_code;
 
 typedef struct ferry_error {

@@ -11,6 +11,7 @@
 #include "engine/online.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1032,19 +1033,104 @@ static int need_streaming(online *on, ferry_error *err)
 	return rc;
 }
 
+/* ---- lost connections ------------------------------------------------ */
+
+static void say(online *on, const char *fmt, ...) FERRY_PRINTF(2, 3);
+static void say(online *on, const char *fmt, ...)
+{
+	if (!on->o->log)
+		return;
+	ferry_buf b = FERRY_BUF_INIT;
+	va_list ap;
+	va_start(ap, fmt);
+	ferry_buf_vprintf(&b, fmt, ap);
+	va_end(ap);
+	if (ferry_buf_cstr(&b))
+		on->o->log(on->o->log_arg, ferry_buf_cstr(&b));
+	ferry_buf_free(&b);
+}
+
+/* Opens the connections and the journal again (dropping what a failed
+ * pass buffered in it); the plan and the state stay. */
+static int reconnect(online *on, ferry_error *err)
+{
+	on->cops->close(on->cap);
+	on->cap = NULL;
+	on->tops->close(on->dst);
+	on->dst = NULL;
+	ferry_journal_close(on->journal);
+	on->journal = NULL;
+	on->released_once = false;
+	int rc = open_journal(on, false, err);
+	if (rc == 0)
+		rc = on->cops->open(&on->cap, &on->src_uri, err);
+	if (rc == 0)
+		rc = on->tops->open(&on->dst, &on->dst_uri, err);
+	return rc;
+}
+
+/* How long a run without --follow keeps trying to reconnect. */
+#define RECONNECT_GIVE_UP_US INT64_C(60000000)
+
+/*
+ * Runs step; when a connection broke (FERRY_ECONNLOST: a server restart,
+ * a network cut) reconnects with backoff (0.1 s doubling to 10 s) and
+ * runs it again.  That is safe because every step goes on from what is
+ * recorded (the journal's capture cursor, the target's checkpoints):
+ * the same as a restart of the process, without the restart.  With
+ * follow it keeps trying until stopped; without, for a minute.
+ */
+static int with_reconnect(online *on, int (*step)(online *, ferry_error *),
+                          ferry_error *err)
+{
+	int rc = step(on, err);
+	int64_t waited = 0, backoff = 100000;
+	while (rc == FERRY_ECONNLOST && !stopped(on) &&
+	       (on->o->follow || waited < RECONNECT_GIVE_UP_US)) {
+		say(on, "%s; reconnecting in %.1f s", ferry_error_message(err),
+		    (double)backoff / 1e6);
+		usleep((useconds_t)backoff);
+		waited += backoff;
+		backoff = backoff < 5000000 ? backoff * 2 : 10000000;
+		ferry_error_clear(err);
+		rc = reconnect(on, err);
+		if (rc == 0) {
+			say(on, "reconnected");
+			rc = step(on, err);
+		}
+	}
+	return rc;
+}
+
+static int sync_step(online *on, ferry_error *err)
+{
+	char *phase = NULL;
+	int rc = ferry_state_get(on->state, "migration.phase", &phase, err);
+	if (rc == 0 && strcmp(phase, "streaming") != 0)
+		rc = snapshot(on, strcmp(phase, "snapshot") == 0, err);
+	ferry_free(phase);
+	if (rc == 0)
+		rc = run_passes(on, true, true, err);
+	return rc;
+}
+
+static int capture_step(online *on, ferry_error *err)
+{
+	return run_passes(on, true, false, err);
+}
+
+static int replay_step(online *on, ferry_error *err)
+{
+	return run_passes(on, false, true, err);
+}
+
 int ferry_online_sync(const ferry_online_options *o, ferry_online_counts *c,
                       ferry_error *err)
 {
 	online on;
-	char *phase = NULL;
 	int rc = start(&on, o, c, "sync", err);
 	if (rc == 0)
-		rc = ferry_state_get(on.state, "migration.phase", &phase, err);
-	if (rc == 0 && strcmp(phase, "streaming") != 0)
-		rc = snapshot(&on, strcmp(phase, "snapshot") == 0, err);
-	ferry_free(phase);
-	if (rc == 0)
-		rc = run_passes(&on, true, true, err);
+		rc = with_reconnect(&on, sync_step, err);
 	return finish(&on, rc);
 }
 
@@ -1056,7 +1142,7 @@ int ferry_online_capture(const ferry_online_options *o, ferry_online_counts *c,
 	if (rc == 0)
 		rc = need_streaming(&on, err);
 	if (rc == 0)
-		rc = run_passes(&on, true, false, err);
+		rc = with_reconnect(&on, capture_step, err);
 	return finish(&on, rc);
 }
 
@@ -1068,7 +1154,7 @@ int ferry_online_replay(const ferry_online_options *o, ferry_online_counts *c,
 	if (rc == 0)
 		rc = need_streaming(&on, err);
 	if (rc == 0)
-		rc = run_passes(&on, false, true, err);
+		rc = with_reconnect(&on, replay_step, err);
 	return finish(&on, rc);
 }
 

@@ -26,6 +26,10 @@ typedef struct ferry_online_options {
 	volatile sig_atomic_t *stop;   /* set by a signal handler; may be NULL */
 	int64_t batch_changes;         /* replay commits after this many; 0: 5000 */
 	int64_t snapshot_chunk_rows;   /* rows per snapshot chunk; 0: 100000 */
+	/* told what the run does on its own: a lost connection and the
+	 * reconnect (one line, no newline); may be NULL */
+	void (*log)(void *arg, const char *line);
+	void *log_arg;
 } ferry_online_options;
 
 typedef struct ferry_online_counts {

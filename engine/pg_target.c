@@ -23,6 +23,7 @@
  * current_schema(), where CREATE TABLE puts them.
  */
 #include "engine/pg_target.h"
+#include "engine/pg_conn_lost.h"
 
 #include <libpq-fe.h>
 #include <math.h>
@@ -225,6 +226,8 @@ static int fail_pgv(ferry_error *err, int code, PGconn *conn,
                     va_list ap)
 {
 	ferry_buf b = FERRY_BUF_INIT;
+	if (code != FERRY_ENOMEM && ferry_pg_conn_lost(conn, res))
+		code = FERRY_ECONNLOST;
 	ferry_buf_vprintf(&b, fmt, ap);
 	ferry_buf_puts(&b, ": ");
 	put_pg_error(&b, conn, res, context);
@@ -406,7 +409,8 @@ static int connect_failed(ferry_target *t, const char *conninfo,
 	put_one_line(&cause, PQerrorMessage(t->conn));
 	mask_secrets(&cause, conninfo, t->redacted);
 	const char *c = ferry_buf_cstr(&cause);
-	int rc = c ? ferry_error_set(err, FERRY_ERROR,
+	/* a server that is down or restarting: worth trying again later */
+	int rc = c ? ferry_error_set(err, FERRY_ECONNLOST,
 	                             "could not connect to \"%s\": %s",
 	                             t->redacted, c)
 	           : ferry_error_oom(err);

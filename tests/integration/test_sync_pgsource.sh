@@ -53,6 +53,7 @@ create table orders (
 	status text not null default 'new',
 	note text
 );
+alter table orders replica identity full;
 create table docs (id int primary key, body text, rev int);
 alter table docs replica identity full;
 insert into users select i, 'user ' || i, 'u' || i || '@example.com', i * 7,
@@ -143,16 +144,27 @@ is "$(pg "select sum(rev) from $dst.docs") $(pg "select min(length(body)) from $
 run_ferry --dir "$tmp/m" status
 contains "$FERRY_OUT" "phase:        streaming" "status shows the phase"
 
+# a table whose identity was turned back to the default sends deletes
+# with only the key; such a delete used to be dropped in silence (its
+# image did not convert); now the sync stops and says why
+victim=$(src "select min(id) from orders")
+src "alter table orders replica identity default; delete from orders where id = $victim" >/dev/null
+run_ferry --dir "$tmp/m" sync
+is "$FERRY_RC" 1 "a delete without the whole old row stops the sync"
+contains "$FERRY_ERR" 'ALTER TABLE "orders" REPLICA IDENTITY FULL' "saying what to do"
+
 run_ferry --dir "$tmp/m" clean
 is "$FERRY_RC" 0 "clean exits 0"
 contains "$FERRY_OUT" "dropped replication slot ferry_" "clean says it dropped the slot"
 contains "$FERRY_OUT" "dropped publication ferry_" "and the publication"
 is "$(src "select count(*) from pg_replication_slots where database = '$db'")" "0" "no slot is left on the source"
 
-# preflight: a keyless table without REPLICA IDENTITY FULL is refused
-src "create table loose (a int, b text)" >/dev/null
+# preflight: tables that would send no whole old rows are refused
+src "create table loose (a int, b text); create table keyed (id int primary key)" >/dev/null
 run_ferry --dir "$tmp/m2" init "$src_uri" "$tmp/out.db"
-is "$FERRY_RC" 1 "init refuses a table without a key or REPLICA IDENTITY FULL"
-contains "$FERRY_ERR" 'ALTER TABLE "loose" REPLICA IDENTITY FULL' "and says how to fix it"
+is "$FERRY_RC" 1 "init refuses tables without REPLICA IDENTITY FULL"
+contains "$FERRY_ERR" '"keyed", "loose"' "naming both in one message"
+contains "$FERRY_ERR" 'ALTER TABLE "keyed" REPLICA IDENTITY FULL; ALTER TABLE "loose" REPLICA IDENTITY FULL;' \
+	"with the commands that fix it"
 is "$(src "select count(*) from pg_replication_slots where database = '$db'")" "0" "nothing was created"
 done_testing
