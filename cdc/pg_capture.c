@@ -33,7 +33,7 @@
 #include "cdc/pgoutput.h"
 #include "engine/alloc.h"
 #include "engine/datetime.h"
-#include "engine/pg_conn_lost.h"
+#include "engine/pg_util.h"
 
 /* A read returns once the stream has been quiet this long between
  * transactions: the server has sent what it had. */
@@ -94,18 +94,27 @@ static int64_t now_us(void)
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-/* err = "<what>: <server's message, first line>". */
+/* err = "<what> PostgreSQL database "<uri>": <server's message, first
+ * line, secrets masked>". */
 static int pg_fail(ferry_error *err, int code, PGconn *conn,
-                   const PGresult *res, const char *what, const char *uri)
+                   const PGresult *res, const char *what,
+                   const ferry_capture *cap)
 {
 	if (ferry_pg_conn_lost(conn, res))
 		code = FERRY_ECONNLOST;
 	const char *m = res ? PQresultErrorMessage(res) : "";
 	if (!m || !*m)
 		m = conn ? PQerrorMessage(conn) : "";
-	size_t n = strcspn(m, "\n");
-	return ferry_error_set(err, code, "%s PostgreSQL database \"%s\": %.*s",
-	                       what, uri, (int)n, m);
+	ferry_buf cause = FERRY_BUF_INIT;
+	ferry_buf_append(&cause, m, strcspn(m, "\n"));
+	ferry_pg_mask_secrets(&cause, cap->conninfo, cap->uri);
+	int rc = ferry_buf_cstr(&cause)
+	             ? ferry_error_set(err, code, "%s PostgreSQL database "
+	                               "\"%s\": %s", what, cap->uri,
+	                               ferry_buf_cstr(&cause))
+	             : ferry_error_oom(err);
+	ferry_buf_free(&cause);
+	return rc;
 }
 
 /* Runs sql (params as text); res kept for the caller when wanted. */
@@ -118,7 +127,7 @@ static int run(ferry_capture *cap, const char *sql, int nparams,
 	ExecStatusType st = PQresultStatus(res);
 	int rc = 0;
 	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-		rc = pg_fail(err, FERRY_ERROR, cap->conn, res, what, cap->uri);
+		rc = pg_fail(err, FERRY_ERROR, cap->conn, res, what, cap);
 		PQclear(res);
 		res = NULL;
 	}
@@ -451,7 +460,7 @@ static int pg_cap_open(ferry_capture **out, const ferry_uri *uri,
 			rc = ferry_error_oom(err);
 		else if (PQstatus(cap->conn) != CONNECTION_OK)
 			rc = pg_fail(err, FERRY_ERROR, cap->conn, NULL,
-			             "could not connect to", cap->uri);
+			             "could not connect to", cap);
 	}
 	if (rc < 0) {
 		pg_cap_close(cap);
@@ -886,7 +895,7 @@ static int send_status(ferry_capture *cap, bool force, ferry_error *err)
 	if (PQputCopyData(cap->repl, (const char *)msg, sizeof msg) != 1 ||
 	    PQflush(cap->repl) < 0)
 		return pg_fail(err, FERRY_ERROR, cap->repl, NULL,
-		               "could not report the position to", cap->uri);
+		               "could not report the position to", cap);
 	cap->last_status_us = now;
 	return 0;
 }
@@ -919,7 +928,7 @@ static int start_stream(ferry_capture *cap, uint64_t from, ferry_error *err)
 		return ferry_error_oom(err);
 	if (PQstatus(cap->repl) != CONNECTION_OK) {
 		rc = pg_fail(err, FERRY_ERROR, cap->repl, NULL, "could not open "
-		             "a replication connection to", cap->uri);
+		             "a replication connection to", cap);
 		stop_stream(cap);
 		return rc;
 	}
@@ -936,7 +945,7 @@ static int start_stream(ferry_capture *cap, uint64_t from, ferry_error *err)
 	ferry_buf_free(&sql);
 	if (PQresultStatus(res) != PGRES_COPY_BOTH) {
 		rc = res ? pg_fail(err, FERRY_ERROR, cap->repl, res,
-		                   "could not start replication from", cap->uri)
+		                   "could not start replication from", cap)
 		         : ferry_error_oom(err);
 		PQclear(res);
 		stop_stream(cap);
@@ -964,7 +973,7 @@ static int wait_readable(ferry_capture *cap, int ms, ferry_error *err)
 		                       strerror(errno));
 	if (n > 0 && !PQconsumeInput(cap->repl))
 		return pg_fail(err, FERRY_ERROR, cap->repl, NULL,
-		               "lost the stream of", cap->uri);
+		               "lost the stream of", cap);
 	return n > 0;
 }
 
@@ -1231,7 +1240,7 @@ static int pg_cap_read(ferry_capture *cap, uint64_t after,
 			rc = pg_fail(err, n == -1 ? FERRY_ECONNLOST : FERRY_ERROR,
 			             cap->repl, why, n == -1
 			             ? "the server ended the stream of"
-			             : "lost the stream of", cap->uri);
+			             : "lost the stream of", cap);
 			PQclear(why);
 			break;
 		}

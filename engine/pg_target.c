@@ -23,7 +23,7 @@
  * current_schema(), where CREATE TABLE puts them.
  */
 #include "engine/pg_target.h"
-#include "engine/pg_conn_lost.h"
+#include "engine/pg_util.h"
 
 #include <libpq-fe.h>
 #include <math.h>
@@ -352,62 +352,12 @@ static int refuse_busy(const ferry_target *t, const char *table,
 
 /* ---- connection ---------------------------------------------------- */
 
-/* Replaces every occurrence of secret in msg with "***". */
-static void mask_one(ferry_buf *msg, const char *secret)
-{
-	const char *text = ferry_buf_cstr(msg);
-	if (!text || !*secret || !strstr(text, secret))
-		return;
-	ferry_buf masked = FERRY_BUF_INIT;
-	size_t n = strlen(secret);
-	const char *p = text, *hit;
-	while ((hit = strstr(p, secret)) != NULL) {
-		ferry_buf_append(&masked, p, (size_t)(hit - p));
-		ferry_buf_puts(&masked, "***");
-		p = hit + n;
-	}
-	ferry_buf_puts(&masked, p);
-	ferry_buf_free(msg);
-	*msg = masked; /* a failed buffer makes the caller report no memory */
-}
-
-/*
- * libpq does not quote passwords in its messages, but a malformed
- * connection string can make it quote any fragment.  Masks the password
- * values libpq parsed and every word of the connection string that the
- * redacted form lacks (what redaction removed is secret).
- */
-static void mask_secrets(ferry_buf *msg, const char *conninfo,
-                         const char *redacted)
-{
-	static const char delims[] = " \t\r\n=\"'@:/?&,;\\";
-	PQconninfoOption *opts = PQconninfoParse(conninfo, NULL);
-	for (PQconninfoOption *o = opts; o && o->keyword; o++)
-		if (o->val && (strcmp(o->keyword, "password") == 0 ||
-		               strcmp(o->keyword, "sslpassword") == 0))
-			mask_one(msg, o->val);
-	PQconninfoFree(opts);
-	for (const char *p = conninfo + strspn(conninfo, delims); *p;
-	     p += strspn(p, delims)) {
-		size_t n = strcspn(p, delims);
-		char *word = ferry_strndup(p, n);
-		if (!word) {
-			msg->failed = 1;
-			return;
-		}
-		if (!strstr(redacted, word))
-			mask_one(msg, word);
-		ferry_free(word);
-		p += n;
-	}
-}
-
 static int connect_failed(ferry_target *t, const char *conninfo,
                           ferry_error *err)
 {
 	ferry_buf cause = FERRY_BUF_INIT;
 	put_one_line(&cause, PQerrorMessage(t->conn));
-	mask_secrets(&cause, conninfo, t->redacted);
+	ferry_pg_mask_secrets(&cause, conninfo, t->redacted);
 	const char *c = ferry_buf_cstr(&cause);
 	/* a server that is down or restarting: worth trying again later */
 	int rc = c ? ferry_error_set(err, FERRY_ECONNLOST,

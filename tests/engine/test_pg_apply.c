@@ -1090,7 +1090,8 @@ static void check_connection_lost(void)
 		rc = ops->apply_commit(t, "lost", 1, &err);
 	else
 		ops->apply_abort(t);
-	is_int(rc, FERRY_ERROR, "a connection lost during a batch fails it");
+	is_int(rc, FERRY_ECONNLOST, "a connection lost during a batch fails it, as a lost "
+	       "connection (the online commands reconnect)");
 	tap_diag("%s", ferry_error_message(&err));
 	ok(!strchr(ferry_error_message(&err), '\n'), "on one line");
 	is_str(val("SELECT count(*) FROM lost"), "0", "nothing was committed");

@@ -1178,6 +1178,8 @@ static void check_alloc_failures(const char *fmt)
 
 /* ---- connections ------------------------------------------------------- */
 
+/* A failed connection is FERRY_ECONNLOST: the URI connected when the
+ * migration began, so the online commands try again (engine/online.c). */
 static void open_must_fail(const char *info, int want, const char *label)
 {
 	ferry_uri uri;
@@ -1205,7 +1207,7 @@ static void check_connections(const char *host)
 	char info[1024];
 	snprintf(info, sizeof info, "host=%s port=1 user=postgres "
 	         "password=S3cr3tX dbname=postgres", host);
-	open_must_fail(info, FERRY_ERROR, "bad port");
+	open_must_fail(info, FERRY_ECONNLOST, "bad port");
 	{
 		ferry_uri uri;
 		ferry_error err = FERRY_ERROR_INIT;
@@ -1222,12 +1224,12 @@ static void check_connections(const char *host)
 	}
 	snprintf(info, sizeof info, "postgresql://postgres:S3cr3tX@/postgres?"
 	         "host=%s&port=1", host);
-	open_must_fail(info, FERRY_ERROR, "URI with a password");
+	open_must_fail(info, FERRY_ECONNLOST, "URI with a password");
 	snprintf(info, sizeof info, "host=%s port=1 password='S3cr3tX", host);
 	open_must_fail(info, FERRY_ERROR, "unterminated quote");
 	snprintf(info, sizeof info, "host=%s port=1 password=S3cr3tX "
 	         "sslmode=bogus", host);
-	open_must_fail(info, FERRY_ERROR, "bad sslmode");
+	open_must_fail(info, FERRY_ECONNLOST, "bad sslmode");
 	setenv("FERRY_PG_COPY_FORMAT", "csv", 1);
 	ferry_uri uri;
 	ferry_error err = FERRY_ERROR_INIT;

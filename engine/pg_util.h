@@ -1,0 +1,45 @@
+/*
+ * engine/pg_util.h - what every libpq user of ferry (engine/pg_target.c,
+ * cdc/pg_source.c, cdc/pg_capture.c) needs alike.
+ */
+#ifndef FERRY_PG_UTIL_H
+#define FERRY_PG_UTIL_H
+
+#include <stdbool.h>
+#include <string.h>
+
+#include <libpq-fe.h>
+
+#include "engine/buf.h"
+
+/*
+ * Masks secrets in a libpq message about conninfo.  libpq does not quote
+ * passwords in its messages, but a malformed connection string can make
+ * it quote any fragment: masks the password values libpq parsed and
+ * every word of the connection string that the redacted form lacks
+ * (what redaction removed is secret).  On memory failure msg is marked
+ * failed, so the caller reports no memory rather than the message.
+ */
+void ferry_pg_mask_secrets(ferry_buf *msg, const char *conninfo,
+                           const char *redacted);
+
+/*
+ * Whether a libpq failure was the connection breaking (the server
+ * restarted, the network cut, the backend killed) rather than the
+ * statement failing.  Such failures are reported as FERRY_ECONNLOST,
+ * which the online commands answer by reconnecting and going on from
+ * their checkpoints; every other failure stops them.
+ */
+static inline bool ferry_pg_conn_lost(PGconn *conn, const PGresult *res)
+{
+	if (conn && PQstatus(conn) == CONNECTION_BAD)
+		return true;
+	/* class 08: connection exception; 57P01..57P03: the server shuts
+	 * down or cannot accept connections yet */
+	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE)
+	                        : NULL;
+	return state && (strncmp(state, "08", 2) == 0 ||
+	                 strncmp(state, "57P0", 4) == 0);
+}
+
+#endif
