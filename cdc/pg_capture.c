@@ -1302,6 +1302,33 @@ static int pg_cap_release(ferry_capture *cap, uint64_t upto, ferry_error *err)
 	return rc;
 }
 
+static int pg_cap_describe(ferry_capture *cap, ferry_buf *out,
+                           ferry_error *err)
+{
+	PGresult *res;
+	int rc = know_slot(cap, err);
+	const char *params[1] = {cap->slot};
+	if (rc == 0)
+		rc = run(cap, "SELECT pg_catalog.pg_wal_lsn_diff(pg_catalog."
+		              "pg_current_wal_lsn(), restart_lsn)::bigint, "
+		              "pg_catalog.pg_size_pretty(pg_catalog.pg_wal_lsn_diff("
+		              "pg_catalog.pg_current_wal_lsn(), restart_lsn)), active "
+		              "FROM pg_catalog.pg_replication_slots "
+		              "WHERE slot_name = $1",
+		         1, params, &res, "could not read the slot of", err);
+	if (rc < 0)
+		return rc;
+	if (PQntuples(res) == 1)
+		ferry_buf_printf(out, "replication slot %s retains %s bytes (%s) of "
+		                 "WAL%s", cap->slot, PQgetvalue(res, 0, 0),
+		                 PQgetvalue(res, 0, 1),
+		                 strcmp(PQgetvalue(res, 0, 2), "t") == 0
+		                     ? ", being read"
+		                     : "");
+	PQclear(res);
+	return 0;
+}
+
 const ferry_capture_ops ferry_pg_capture_ops = {
 	.name = "postgresql",
 	.open = pg_cap_open,
@@ -1320,5 +1347,6 @@ const ferry_capture_ops ferry_pg_capture_ops = {
 	.scan_close = pg_cap_scan_close,
 	.read = pg_cap_read,
 	.release = pg_cap_release,
+	.describe = pg_cap_describe,
 	.close = pg_cap_close,
 };

@@ -1707,6 +1707,21 @@ static int cap_open(ferry_capture **out, const ferry_uri *uri,
 	return 0;
 }
 
+/* The changes the triggers wrote that no pass has journalled yet. */
+static int cap_describe(ferry_capture *cap, ferry_buf *out, ferry_error *err)
+{
+	bool exists = false, found = false;
+	int64_t n = 0;
+	int rc = object_exists(cap, "table", "_ferry_changes", &exists, err);
+	if (rc == 0 && exists)
+		rc = query_int(cap, "SELECT count(*) FROM _ferry_changes", NULL, NULL,
+		               &n, &found, err);
+	if (rc == 0 && exists)
+		ferry_buf_printf(out, "%lld changes wait in _ferry_changes",
+		                 (long long)n);
+	return rc;
+}
+
 const ferry_capture_ops ferry_sqlite_capture_ops = {
 	.name = "sqlite",
 	.open = cap_open,
@@ -1725,5 +1740,6 @@ const ferry_capture_ops ferry_sqlite_capture_ops = {
 	.scan_close = ferry_sqlite_scan_close,
 	.read = cap_read,
 	.release = cap_release,
+	.describe = cap_describe,
 	.close = cap_close,
 };

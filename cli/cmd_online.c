@@ -156,6 +156,10 @@ int cli_cmd_status(const cli_command *cmd, cli_args *args)
 			printf(",\"stopped\":");
 			cli_json_string(stdout, s.stopped);
 		}
+		if (s.source) {
+			printf(",\"source\":");
+			cli_json_string(stdout, s.source);
+		}
 		printf(",\"journal_head\":%llu,\"applied\":%llu,\"lag_changes\":%llu,"
 		       "\"lag_seconds\":%.3f,\"capture_position\":%llu,"
 		       "\"rejects\":%lld}\n",
@@ -188,6 +192,8 @@ int cli_cmd_status(const cli_command *cmd, cli_args *args)
 	printf("lag:          %llu changes, %.1f s\n",
 	       (unsigned long long)s.lag_changes, s.lag_seconds);
 	printf("rejects:      %lld\n", (long long)s.rejects);
+	if (s.source)
+		printf("source:       %s\n", s.source);
 	ferry_online_status_free(&s);
 	(void)cmd;
 	return FERRY_EXIT_OK;

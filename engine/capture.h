@@ -236,6 +236,14 @@ typedef struct ferry_capture_ops {
 	 * them durably. */
 	int (*release)(ferry_capture *cap, uint64_t upto, ferry_error *err);
 
+	/*
+	 * Appends one line about what the capture holds on the source, for
+	 * ferry status: SQLite "N changes wait in _ferry_changes"; PostgreSQL
+	 * "replication slot S retains N bytes of WAL" (a slot nobody reads
+	 * fills the source's disk).
+	 */
+	int (*describe)(ferry_capture *cap, ferry_buf *out, ferry_error *err);
+
 	void (*close)(ferry_capture *cap); /* accepts NULL; ends a snapshot */
 } ferry_capture_ops;
 

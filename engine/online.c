@@ -1308,6 +1308,8 @@ void ferry_online_status_free(ferry_online_status *s)
 		s->ntables = 0;
 		ferry_free(s->stopped);
 		s->stopped = NULL;
+		ferry_free(s->source);
+		s->source = NULL;
 	}
 }
 
@@ -1379,6 +1381,21 @@ static int status_tables(online *on, ferry_online_status *out,
 	return rc;
 }
 
+/* What the capture holds on the source.  Best effort: a source that
+ * cannot be reached leaves the line out, the status is still shown. */
+static void source_line(online *on, ferry_online_status *out)
+{
+	ferry_buf line = FERRY_BUF_INIT;
+	ferry_error ignored = FERRY_ERROR_INIT;
+	if (ferry_uri_parse(&on->src_uri, on->source, &ignored) == 0 &&
+	    (on->cops = ferry_capture_for(on->src_uri.kind)) != NULL &&
+	    on->cops->open(&on->cap, &on->src_uri, &ignored) == 0 &&
+	    on->cops->describe(on->cap, &line, &ignored) == 0 && line.len)
+		out->source = ferry_buf_detach(&line, NULL);
+	ferry_buf_free(&line);
+	ferry_error_clear(&ignored);
+}
+
 int ferry_online_get_status(const char *dir, ferry_online_status *out,
                             ferry_error *err)
 {
@@ -1405,6 +1422,8 @@ int ferry_online_get_status(const char *dir, ferry_online_status *out,
 	if (rc == 0 && ferry_state_get(on.state, "migration.stopped",
 	                               &out->stopped, NULL) == FERRY_ENOMEM)
 		rc = ferry_error_oom(err);
+	if (rc == 0)
+		source_line(&on, out);
 	if (rc == 0)
 		rc = open_journal(&on, true, err);
 	if (rc == 0)

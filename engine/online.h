@@ -81,6 +81,8 @@ typedef struct ferry_online_status {
 	int64_t rejects;
 	char *stopped;           /* why a schema change stopped the sync;
 	                            NULL when it did not */
+	char *source;            /* what capture holds on the source (pending
+	                            changes, a slot's WAL); NULL if unknown */
 } ferry_online_status;
 
 int ferry_online_get_status(const char *dir, ferry_online_status *out,

@@ -143,6 +143,8 @@ is "$(pg "select sum(rev) from $dst.docs") $(pg "select min(length(body)) from $
 
 run_ferry --dir "$tmp/m" status
 contains "$FERRY_OUT" "phase:        streaming" "status shows the phase"
+contains "$FERRY_OUT" "source:       replication slot ferry_" "and the slot"
+contains "$FERRY_OUT" "of WAL" "with the WAL it retains"
 
 # a table whose identity was turned back to the default sends deletes
 # with only the key; such a delete used to be dropped in silence (its

@@ -111,6 +111,8 @@ is "$FERRY_RC" 1 "so does replay"
 is "$(q "$src" "select count(*) from _ferry_changes")" "1" "the change stays in the source log"
 run_ferry --dir "$tmp/m" status
 contains "$FERRY_OUT" 'stopped:      the source schema changed: column "nickname"' "status says why the sync stopped"
+contains "$FERRY_OUT" "source:       1 changes wait in _ferry_changes" \
+	"and how many changes wait on the source"
 
 run_ferry --dir "$tmp/m" clean
 is "$FERRY_RC" 0 "clean exits 0"
