@@ -49,35 +49,6 @@
 /* PostgreSQL's largest numeric precision in a type modifier. */
 #define PG_NUMERIC_MAX 1000
 
-/* Built-in type OIDs (pg_type.dat): fixed across PostgreSQL versions. */
-enum {
-	OID_BOOL = 16,
-	OID_BYTEA = 17,
-	OID_NAME = 19,
-	OID_INT8 = 20,
-	OID_INT2 = 21,
-	OID_INT4 = 23,
-	OID_TEXT = 25,
-	OID_JSON = 114,
-	OID_FLOAT4 = 700,
-	OID_FLOAT8 = 701,
-	OID_BPCHAR = 1042,
-	OID_VARCHAR = 1043,
-	OID_DATE = 1082,
-	OID_TIMESTAMP = 1114,
-	OID_TIMESTAMPTZ = 1184,
-	OID_NUMERIC = 1700,
-	OID_UUID = 2950,
-	OID_JSONB = 3802
-};
-
-/* Sign words of binary NUMERIC (numeric.c; the infinities since PG 14). */
-#define NUMERIC_POS 0x0000
-#define NUMERIC_NEG 0x4000
-#define NUMERIC_NAN 0xC000
-#define NUMERIC_PINF 0xD000
-#define NUMERIC_NINF 0xF000
-#define NUMERIC_DSCALE_MAX 0x3FFF
 
 /* How a column's binary field is decoded. */
 typedef enum dec_kind {
