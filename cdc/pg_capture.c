@@ -94,7 +94,7 @@ static int64_t now_us(void)
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-/* err = "<what> PostgreSQL database "<uri>": <server's message, first
+/* err = "<what> PostgreSQL database "<uri>": <PostgreSQL's error on one
  * line, secrets masked>". */
 static int pg_fail(ferry_error *err, int code, PGconn *conn,
                    const PGresult *res, const char *what,
@@ -102,11 +102,8 @@ static int pg_fail(ferry_error *err, int code, PGconn *conn,
 {
 	if (ferry_pg_conn_lost(conn, res))
 		code = FERRY_ECONNLOST;
-	const char *m = res ? PQresultErrorMessage(res) : "";
-	if (!m || !*m)
-		m = conn ? PQerrorMessage(conn) : "";
 	ferry_buf cause = FERRY_BUF_INIT;
-	ferry_buf_append(&cause, m, strcspn(m, "\n"));
+	ferry_pg_put_error(&cause, conn, res, false);
 	ferry_pg_mask_secrets(&cause, cap->conninfo, cap->uri);
 	int rc = ferry_buf_cstr(&cause)
 	             ? ferry_error_set(err, code, "%s PostgreSQL database "
@@ -374,6 +371,8 @@ int ferry_pg_capture_value(const ferry_sqltype *type, const char *text,
 	case FERRY_SQL_BYTEA: {
 		if (len < 2 || text[0] != '\\' || text[1] != 'x' || len % 2)
 			return bad_text(err, type, text, len);
+		if (ferry_buf_reserve(scratch, len / 2) < 0)
+			return ferry_error_oom(err);
 		size_t start = scratch->len;
 		for (size_t i = 2; i < len; i += 2) {
 			int hi = hexv(text[i]), lo = hexv(text[i + 1]);
@@ -381,11 +380,7 @@ int ferry_pg_capture_value(const ferry_sqltype *type, const char *text,
 				return bad_text(err, type, text, len);
 			ferry_buf_putc(scratch, (uint8_t)(hi << 4 | lo));
 		}
-		if (ferry_buf_failed(scratch))
-			return ferry_error_oom(err);
-		/* scratch may move while later values are added: the caller
-		 * fixes the pointers once the row is complete */
-		*out = ferry_value_bytes(FERRY_BLOB, (const void *)(uintptr_t)start,
+		*out = ferry_value_bytes(FERRY_BLOB, scratch->data + start,
 		                         scratch->len - start);
 		return 0;
 	}
@@ -1011,15 +1006,22 @@ static int check_relation(ferry_capture *cap,
 }
 
 /* Fills row from a tuple; old (may be NULL) supplies unchanged TOASTed
- * values.  Bytea payloads go to scratch and are pointed at once the row
- * is complete (scratch may move while it grows). */
+ * values.  Bytea payloads are decoded into scratch, reserved for the
+ * whole row first. */
 static int tuple_row(ferry_capture *cap, const ferry_table *t,
                      const ferry_pgoutput_tuple *tup,
                      const ferry_pgoutput_tuple *old, const ferry_row *old_row,
                      ferry_row *row, ferry_buf *scratch, ferry_error *err)
 {
 	int rc = ferry_row_resize(row, t->ncolumns, err);
+	/* room for every decoded bytea of the row at once: scratch must not
+	 * move while earlier values point into it */
+	size_t room = 0;
+	for (uint32_t i = 0; i < tup->ncols; i++)
+		room += tup->values[i].len / 2;
 	ferry_buf_reset(scratch);
+	if (rc == 0 && ferry_buf_reserve(scratch, room) < 0)
+		rc = ferry_error_oom(err);
 	for (uint32_t i = 0; rc == 0 && i < t->ncolumns; i++) {
 		const ferry_pgoutput_value *v = &tup->values[i];
 		ferry_value *out = &row->values[i];
@@ -1051,12 +1053,6 @@ static int tuple_row(ferry_capture *cap, const ferry_table *t,
 			                     t->name, t->columns[i].name);
 		}
 	}
-	for (uint32_t i = 0; rc == 0 && i < t->ncolumns; i++)
-		if (row->values[i].type == FERRY_BLOB &&
-		    tup->values[i].kind == FERRY_PGOUTPUT_TEXT)
-			row->values[i].u.s.ptr =
-			    (const char *)scratch->data +
-			    (uintptr_t)row->values[i].u.s.ptr;
 	return rc;
 }
 

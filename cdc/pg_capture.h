@@ -20,8 +20,10 @@ extern const ferry_capture_ops ferry_pg_capture_ops;
  * extra_float_digits 3, bytea_output hex) into the value a scan of a
  * column of that type gives (cdc/pg_source.c), so that a row copied by
  * the snapshot and the same row arriving as a change are identical.
- * Payloads are borrowed from text, except a bytea's, which is decoded
- * into scratch (reset by the caller between rows as it likes).
+ * Payloads are borrowed from text, except a bytea's, which is appended
+ * to scratch: it points into scratch, so earlier values of the same row
+ * stay valid only if the caller reserved room for all of them first
+ * (len / 2 bytes per bytea), as the capture does.
  * FERRY_ECORRUPT when the text is not what PostgreSQL prints for the
  * type.  Exposed for tests.
  */

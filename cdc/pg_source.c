@@ -126,53 +126,6 @@ static void scan_close(ferry_scan *scan);
 
 /* ---- messages ------------------------------------------------------ */
 
-/* Appends text on one line: line breaks, with the white space libpq
- * indents continuation lines with, become one space. */
-static void put_one_line(ferry_buf *b, const char *text)
-{
-	const char *p = text;
-	while (*p) {
-		size_t run = strcspn(p, "\r\n");
-		ferry_buf_append(b, p, run);
-		p += run;
-		p += strspn(p, "\r\n\t ");
-		if (*p && run)
-			ferry_buf_putc(b, ' ');
-	}
-}
-
-/* Appends PostgreSQL's error for res (libpq's for conn when res holds
- * none): the message, then its detail and hint. */
-static void put_pg_error(ferry_buf *b, PGconn *conn, const PGresult *res)
-{
-	ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
-	const char *primary =
-	    res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
-	if (!primary && st != PGRES_FATAL_ERROR && st != PGRES_NONFATAL_ERROR &&
-	    st != PGRES_BAD_RESPONSE) {
-		ferry_buf_printf(b, "unexpected result %s", PQresStatus(st));
-		return;
-	}
-	if (!primary) { /* libpq's own: connection lost, out of memory */
-		const char *m = res ? PQresultErrorMessage(res) : "";
-		if (!*m)
-			m = PQerrorMessage(conn);
-		put_one_line(b, *m ? m : "unknown error");
-		return;
-	}
-	put_one_line(b, primary);
-	const char *detail = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL);
-	const char *hint = PQresultErrorField(res, PG_DIAG_MESSAGE_HINT);
-	if (detail) {
-		ferry_buf_puts(b, "; detail: ");
-		put_one_line(b, detail);
-	}
-	if (hint) {
-		ferry_buf_puts(b, "; hint: ");
-		put_one_line(b, hint);
-	}
-}
-
 static int fail_pg(ferry_error *err, PGconn *conn, const PGresult *res,
                    const char *fmt, ...) FERRY_PRINTF(4, 5);
 
@@ -187,7 +140,7 @@ static int fail_pg(ferry_error *err, PGconn *conn, const PGresult *res,
 	ferry_buf_vprintf(&b, fmt, ap);
 	va_end(ap);
 	ferry_buf_puts(&b, ": ");
-	put_pg_error(&b, conn, res);
+	ferry_pg_put_error(&b, conn, res, false);
 	const char *msg = ferry_buf_cstr(&b);
 	int code = ferry_pg_conn_lost(conn, res) ? FERRY_ECONNLOST : FERRY_ERROR;
 	int rc = msg ? ferry_error_set(err, code, "%s", msg)
@@ -291,7 +244,7 @@ static int connect_failed(ferry_source *src, const char *conninfo,
                           ferry_error *err)
 {
 	ferry_buf cause = FERRY_BUF_INIT;
-	put_one_line(&cause, PQerrorMessage(src->conn));
+	ferry_pg_put_one_line(&cause, PQerrorMessage(src->conn));
 	ferry_pg_mask_secrets(&cause, conninfo, src->name);
 	const char *c = ferry_buf_cstr(&cause);
 	int rc = c ? ferry_error_set(err, FERRY_ERROR,

@@ -132,59 +132,6 @@ static void free_apply_state(ferry_target *t);
 
 /* ---- messages ------------------------------------------------------ */
 
-/* Appends text on one line: line breaks, with the white space libpq
- * indents continuation lines with, become one space. */
-static void put_one_line(ferry_buf *b, const char *text)
-{
-	const char *p = text;
-	while (*p) {
-		size_t run = strcspn(p, "\r\n");
-		ferry_buf_append(b, p, run);
-		p += run;
-		p += strspn(p, "\r\n\t ");
-		if (*p && run)
-			ferry_buf_putc(b, ' ');
-	}
-}
-
-/* Appends PostgreSQL's error for res (libpq's for conn when res holds
- * none): the message, then its detail, hint and, if asked, context. */
-static void put_pg_error(ferry_buf *b, PGconn *conn, const PGresult *res,
-                         bool context)
-{
-	ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
-	const char *primary =
-	    res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
-	if (!primary && st != PGRES_FATAL_ERROR && st != PGRES_NONFATAL_ERROR &&
-	    st != PGRES_BAD_RESPONSE) {
-		ferry_buf_printf(b, "unexpected result %s", PQresStatus(st));
-		return;
-	}
-	if (!primary) { /* libpq's own: connection lost, out of memory */
-		const char *m = res ? PQresultErrorMessage(res) : "";
-		if (!*m)
-			m = PQerrorMessage(conn);
-		put_one_line(b, *m ? m : "unknown error");
-		return;
-	}
-	static const struct {
-		int field;
-		const char *label;
-	} extra[] = {
-		{PG_DIAG_MESSAGE_DETAIL, "; detail: "},
-		{PG_DIAG_MESSAGE_HINT, "; hint: "},
-		{PG_DIAG_CONTEXT, "; context: "},
-	};
-	put_one_line(b, primary);
-	for (size_t i = 0; i < sizeof extra / sizeof *extra; i++) {
-		const char *s = PQresultErrorField(res, extra[i].field);
-		if (!s || (extra[i].field == PG_DIAG_CONTEXT && !context))
-			continue;
-		ferry_buf_puts(b, extra[i].label);
-		put_one_line(b, s);
-	}
-}
-
 static int fail_pgv(ferry_error *err, int code, PGconn *conn,
                     const PGresult *res, bool context, const char *fmt,
                     va_list ap) FERRY_PRINTF(6, 0);
@@ -202,7 +149,7 @@ static int fail_pgv(ferry_error *err, int code, PGconn *conn,
 		code = FERRY_ECONNLOST;
 	ferry_buf_vprintf(&b, fmt, ap);
 	ferry_buf_puts(&b, ": ");
-	put_pg_error(&b, conn, res, context);
+	ferry_pg_put_error(&b, conn, res, context);
 	const char *msg = ferry_buf_cstr(&b);
 	int rc = msg ? ferry_error_set(err, code, "%s", msg)
 	             : ferry_error_oom(err);
@@ -328,7 +275,7 @@ static int connect_failed(ferry_target *t, const char *conninfo,
                           ferry_error *err)
 {
 	ferry_buf cause = FERRY_BUF_INIT;
-	put_one_line(&cause, PQerrorMessage(t->conn));
+	ferry_pg_put_one_line(&cause, PQerrorMessage(t->conn));
 	ferry_pg_mask_secrets(&cause, conninfo, t->redacted);
 	const char *c = ferry_buf_cstr(&cause);
 	/* a server that is down or restarting: worth trying again later */
@@ -1820,7 +1767,7 @@ static int validate_fkey(ferry_target *t, const ferry_table *table,
 		ferry_buf_printf(violated, "foreign key \"%s\" on \"%s\" is "
 		                 "violated by existing rows, left NOT VALID: ",
 		                 name, table->name);
-		put_pg_error(violated, t->conn, res, false);
+		ferry_pg_put_error(violated, t->conn, res, false);
 	} else if (PQresultStatus(res) != PGRES_COMMAND_OK) {
 		rc = fail_pg(err, FERRY_ERROR, t->conn, res, false,
 		             "could not validate foreign key \"%s\" on "
@@ -2205,7 +2152,7 @@ static int check_change(ferry_target *t, const pending *p, PGresult *res,
 		                 p->at->name);
 		put_key_text(&b, t, p);
 		ferry_buf_puts(&b, ": ");
-		put_pg_error(&b, t->conn, res, false);
+		ferry_pg_put_error(&b, t->conn, res, false);
 	} else if (p->one && strcmp(rows, "1") != 0) {
 		ferry_buf_printf(&b, "%s of \"%s\"", op, p->at->name);
 		put_key_text(&b, t, p);

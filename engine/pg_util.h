@@ -53,6 +53,15 @@ enum {
 void ferry_pg_mask_secrets(ferry_buf *msg, const char *conninfo,
                            const char *redacted);
 
+/* Appends text on one line: line breaks, with the white space libpq
+ * indents continuation lines with, become one space. */
+void ferry_pg_put_one_line(ferry_buf *b, const char *text);
+
+/* Appends PostgreSQL's error for res (libpq's for conn when res holds
+ * none): the message, then its detail, hint and, if asked, context. */
+void ferry_pg_put_error(ferry_buf *b, PGconn *conn, const PGresult *res,
+                        bool context);
+
 /*
  * Whether a libpq failure was the connection breaking (the server
  * restarted, the network cut, the backend killed) rather than the
