@@ -39,6 +39,15 @@ run_ferry status --bogus
 is "$FERRY_RC" 2 "unknown command option exits 2"
 contains "$FERRY_ERR" "Try 'ferry status --help'" "usage error points at the command's help"
 
+for bad in 0 -5 12x 1000000001; do
+	run_ferry --dir "$(mktemp -d)/none" sync --chunk-rows "$bad"
+	is "$FERRY_RC" 2 "sync --chunk-rows $bad is a usage error"
+done
+contains "$FERRY_ERR" "--chunk-rows must be a number from 1 to 1000000000, not '1000000001'" \
+	"naming the bad value and the range"
+run_ferry capture --chunk-rows 5
+is "$FERRY_RC" 2 "--chunk-rows belongs to sync only"
+
 run_ferry load only-one.db
 is "$FERRY_RC" 2 "missing operand exits 2"
 run_ferry status extra

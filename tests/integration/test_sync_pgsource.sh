@@ -141,6 +141,20 @@ done
 is "$(pg "select sum(rev) from $dst.docs") $(pg "select min(length(body)) from $dst.docs")" \
    "$(src "select sum(rev) from docs") 12800" "the unchanged large values are intact after their rows' updates"
 
+# what ferry itself applied to a database comes back with ferry's
+# replication origin (two-way use, rollback): not captured again
+src "select pg_replication_origin_create('ferry_test_origin')" >/dev/null
+psql "$src_uri" -Xq >/dev/null 2>&1 <<'SQL'
+select pg_replication_origin_session_setup('ferry_test_origin');
+insert into users values (900001, 'from ferry', null, 1, null, null, null);
+SQL
+src "insert into users values (900002, 'from the app', null, 1, null, null, null)" >/dev/null
+run_ferry --dir "$tmp/m" sync
+is "$FERRY_RC" 0 "sync after a transaction with ferry's origin"
+is "$(pg "select count(*) from $dst.accounts where id in (900001, 900002)") $(pg "select full_name from $dst.accounts where id >= 900001")" \
+   "1 from the app" "a transaction with a ferry_ origin is not captured back; the next one is"
+src "select pg_replication_origin_drop('ferry_test_origin')" >/dev/null
+
 run_ferry --dir "$tmp/m" status
 contains "$FERRY_OUT" "phase:        streaming" "status shows the phase"
 contains "$FERRY_OUT" "source:       replication slot ferry_" "and the slot"
