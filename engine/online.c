@@ -51,6 +51,8 @@ typedef struct online {
 	                            to pass snapshot_until */
 	uint64_t applied_position; /* source position of the last change this
 	                              process committed to the target */
+	bool origin_refused;     /* the target would not take ferry's origin
+	                            (said once per run) */
 } online;
 
 static int64_t now_us(void)
@@ -960,6 +962,8 @@ static int load_snapshot_bounds(online *on, ferry_error *err)
 
 /* Opens everything a running migration needs: settings, journal,
  * source and target connections, the plan. */
+static int mark_origin(online *on, ferry_error *err);
+
 static int start(online *on, const ferry_online_options *o,
                  ferry_online_counts *c, const char *command, ferry_error *err)
 {
@@ -976,6 +980,8 @@ static int start(online *on, const ferry_online_options *o,
 		rc = open_journal(on, false, err);
 	if (rc == 0)
 		rc = open_endpoints(on, err);
+	if (rc == 0)
+		rc = mark_origin(on, err);
 	if (rc == 0)
 		rc = build_plan(on, err);
 	if (rc == 0)
@@ -1050,6 +1056,37 @@ static void say(online *on, const char *fmt, ...)
 	ferry_buf_free(&b);
 }
 
+/*
+ * Marks ferry's writes to the target with the migration's origin
+ * ("ferry_<id>", engine/target.h mark_origin) so that a capture of the
+ * target (the reverse stream after a cutover) never carries them back.
+ * A target that refuses (a role without the right) is told once per
+ * run; the forward migration does not need it, a cutover will.
+ */
+static int mark_origin(online *on, ferry_error *err)
+{
+	ferry_buf name = FERRY_BUF_INIT;
+	ferry_buf_printf(&name, "ferry_%s", on->id);
+	if (!ferry_buf_cstr(&name))
+		return ferry_error_oom(err);
+	ferry_error refused = FERRY_ERROR_INIT;
+	int rc = on->tops->mark_origin(on->dst, ferry_buf_cstr(&name),
+	                               &refused);
+	ferry_buf_free(&name);
+	if (rc == FERRY_EUNSUPPORTED) {
+		if (!on->origin_refused)
+			say(on, "warning: %s; until then a cutover cannot "
+			    "start the reverse stream",
+			    ferry_error_message(&refused));
+		on->origin_refused = true;
+		rc = 0;
+	} else if (rc < 0) {
+		rc = ferry_error_set(err, rc, "%s", ferry_error_message(&refused));
+	}
+	ferry_error_clear(&refused);
+	return rc;
+}
+
 /* Opens the connections and the journal again (dropping what a failed
  * pass buffered in it); the plan and the state stay. */
 static int reconnect(online *on, ferry_error *err)
@@ -1066,6 +1103,8 @@ static int reconnect(online *on, ferry_error *err)
 		rc = on->cops->open(&on->cap, &on->src_uri, err);
 	if (rc == 0)
 		rc = on->tops->open(&on->dst, &on->dst_uri, err);
+	if (rc == 0)
+		rc = mark_origin(on, err);
 	return rc;
 }
 

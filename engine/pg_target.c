@@ -32,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "engine/alloc.h"
 #include "engine/buf.h"
@@ -3106,6 +3107,9 @@ static int drop_checkpoint(ferry_target *t, const char *migration,
 	return rc;
 }
 
+static int drop_origin(ferry_target *t, const char *migration,
+                       ferry_error *err);
+
 static int pg_checkpoint_drop(ferry_target *t, const char *migration,
                               ferry_error *err)
 {
@@ -3122,6 +3126,94 @@ static int pg_checkpoint_drop(ferry_target *t, const char *migration,
 	else
 		PQclear(PQexec(t->conn, "ROLLBACK"));
 	t->ckpt_ready = false; /* perhaps dropped: created again on demand */
+	if (rc == 0)
+		rc = drop_origin(t, migration, err);
+	return rc;
+}
+
+/* ---- replication origin ------------------------------------------ */
+
+static bool sqlstate_is(const PGresult *res, const char *code)
+{
+	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+	return state && strcmp(state, code) == 0;
+}
+
+/* How long mark_origin waits for the origin to come free: a ferry that
+ * was just killed leaves its server backend holding the origin until
+ * the server sees the closed socket, which takes milliseconds. */
+#define ORIGIN_BUSY_WAIT_MS 10000
+
+static int pg_mark_origin(ferry_target *t, const char *origin,
+                          ferry_error *err)
+{
+	if (t->applying || t->copying)
+		return ferry_error_set(err, FERRY_EINVAL,
+		                       "could not set replication origin \"%s\": "
+		                       "%s is open", origin,
+		                       t->applying ? "a batch" : "a copy");
+	const char *params[1] = {origin};
+	/* a concurrent create of the same name loses with 23505: fine */
+	PGresult *res = PQexecParams(
+	    t->conn, "SELECT pg_catalog.pg_replication_origin_create($1) "
+	             "WHERE pg_catalog.pg_replication_origin_oid($1) IS NULL",
+	    1, NULL, params, NULL, NULL, 0);
+	for (int waited = 0;; waited += 50) {
+		if (PQresultStatus(res) == PGRES_TUPLES_OK ||
+		    sqlstate_is(res, "23505")) {
+			PQclear(res);
+			res = PQexecParams(t->conn, "SELECT pg_catalog."
+			                   "pg_replication_origin_session_setup($1)",
+			                   1, NULL, params, NULL, NULL, 0);
+		}
+		/* 55000: still active in the backend of a ferry that died */
+		if (!sqlstate_is(res, "55000") || waited >= ORIGIN_BUSY_WAIT_MS)
+			break;
+		PQclear(res);
+		struct timespec pause = {0, 50 * 1000000L};
+		nanosleep(&pause, NULL);
+		res = PQmakeEmptyPGresult(t->conn, PGRES_TUPLES_OK);
+		if (!res)
+			return ferry_error_oom(err);
+	}
+	int rc = 0;
+	if (sqlstate_is(res, "42501"))
+		rc = ferry_error_set(
+		    err, FERRY_EUNSUPPORTED,
+		    "could not mark ferry's writes with replication origin "
+		    "\"%s\": the role may not use replication origins (a "
+		    "superuser may, or GRANT EXECUTE ON FUNCTION "
+		    "pg_replication_origin_create(text), "
+		    "pg_replication_origin_session_setup(text), "
+		    "pg_replication_origin_drop(text) TO the role)", origin);
+	else if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		rc = fail_pg(err, FERRY_ERROR, t->conn, res, false,
+		             "could not set replication origin \"%s\"", origin);
+	PQclear(res);
+	return rc;
+}
+
+/* Drops "ferry_<migration>" if it is there and not in use; a role that
+ * may not use origins never created one. */
+static int drop_origin(ferry_target *t, const char *migration,
+                       ferry_error *err)
+{
+	ferry_buf name = FERRY_BUF_INIT;
+	ferry_buf_printf(&name, "ferry_%s", migration);
+	const char *params[1] = {ferry_buf_cstr(&name)};
+	if (!params[0])
+		return ferry_error_oom(err);
+	PGresult *res = PQexecParams(
+	    t->conn, "SELECT pg_catalog.pg_replication_origin_drop($1) "
+	             "WHERE pg_catalog.pg_replication_origin_oid($1) IS NOT NULL",
+	    1, NULL, params, NULL, NULL, 0);
+	int rc = 0;
+	if (PQresultStatus(res) != PGRES_TUPLES_OK && !sqlstate_is(res, "42501"))
+		rc = fail_pg(err, FERRY_ERROR, t->conn, res, false,
+		             "could not drop replication origin \"%s\"",
+		             params[0]);
+	PQclear(res);
+	ferry_buf_free(&name);
 	return rc;
 }
 
@@ -3143,5 +3235,6 @@ const ferry_target_ops ferry_pg_target_ops = {
 	.apply_abort = pg_apply_abort,
 	.checkpoint_get = pg_checkpoint_get,
 	.checkpoint_drop = pg_checkpoint_drop,
+	.mark_origin = pg_mark_origin,
 	.close = pg_close,
 };

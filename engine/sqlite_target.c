@@ -1810,6 +1810,23 @@ static int checkpoint_get(ferry_target *t, const char *migration,
 
 /* Deletes the row, and the table once it is empty, in one write
  * transaction: no other migration's checkpoint arrives in between. */
+/* SQLite has no replication origins: ferry's connection runs no
+ * triggers instead, so capture triggers do not record ferry's writes
+ * and a cutover's fence triggers do not refuse them. */
+static int mark_origin(ferry_target *t, const char *origin, ferry_error *err)
+{
+	int enabled = 1;
+	if (t->applying || t->table)
+		return ferry_error_set(err, FERRY_EINVAL,
+		                       "could not mark ferry's writes as \"%s\": "
+		                       "a batch or copy is open", origin);
+	if (sqlite3_db_config(t->db, SQLITE_DBCONFIG_ENABLE_TRIGGER, 0,
+	                      &enabled) != SQLITE_OK || enabled != 0)
+		return db_fail(err, t->db, "could not turn triggers off for "
+		               "ferry's writes (\"%s\")", origin);
+	return 0;
+}
+
 static int checkpoint_drop(ferry_target *t, const char *migration,
                            ferry_error *err)
 {
@@ -1863,5 +1880,6 @@ const ferry_target_ops ferry_sqlite_target_ops = {
 	.apply_abort = apply_abort,
 	.checkpoint_get = checkpoint_get,
 	.checkpoint_drop = checkpoint_drop,
+	.mark_origin = mark_origin,
 	.close = close_target,
 };

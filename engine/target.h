@@ -165,9 +165,28 @@ typedef struct ferry_target_ops {
 
 	/* Removes the migration's checkpoint (and those named
 	 * "<migration>/...") and drops _ferry_checkpoint once no migration
-	 * has one (ferry clean).  Not during a batch. */
+	 * has one (ferry clean); on PostgreSQL also the replication origin
+	 * "ferry_<migration>" mark_origin created.  Not during a batch. */
 	int (*checkpoint_drop)(ferry_target *tgt, const char *migration,
 	                       ferry_error *err);
+
+	/*
+	 * Marks what this connection writes from now on as ferry's, under
+	 * the name origin ("ferry_<migration id>"), so that a capture of this
+	 * database does not carry ferry's own writes back (two-way use: the
+	 * reverse stream after a cutover, a forward stream after a
+	 * rollback).  PostgreSQL: the replication origin of that name,
+	 * created if missing, set up for the session; every transaction
+	 * committed afterwards carries it and pgoutput readers skip it.
+	 * SQLite, which has no origins: the connection fires no triggers
+	 * (neither capture nor fence triggers see ferry's writes; as with
+	 * PostgreSQL's replication apply, user triggers do not run twice).
+	 * FERRY_EUNSUPPORTED when the database refuses it (a role that may
+	 * not use replication origins), with how to allow it.  Not during a
+	 * batch or copy.  checkpoint_drop removes the origin again.
+	 */
+	int (*mark_origin)(ferry_target *tgt, const char *origin,
+	                   ferry_error *err);
 
 	void (*close)(ferry_target *tgt); /* accepts NULL; aborts a batch */
 } ferry_target_ops;

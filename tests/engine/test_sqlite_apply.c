@@ -261,6 +261,45 @@ static void check_mixed_batch(ferry_target *t)
 	free_table(tb);
 }
 
+/* mark_origin: ferry's writes fire no triggers, so a capture or fence
+ * trigger on the database never sees them; other connections' do. */
+static void check_origin(void)
+{
+	ferry_target *t = open_target("origin.db");
+	ferry_table *tb = items_table("items");
+	ferry_error err = FERRY_ERROR_INIT;
+	sqlite3 *app = NULL;
+	if (!ok(t && create(t, tb) == 0, "a target for the origin test") ||
+	    !ok(sqlite3_open(path_of("origin.db"), &app) == SQLITE_OK,
+	        "the application's connection"))
+		goto out;
+	ok(sqlite3_exec(app, "CREATE TABLE seen (id);"
+	                "CREATE TRIGGER items_seen AFTER INSERT ON items "
+	                "BEGIN INSERT INTO seen VALUES (NEW.id); END;",
+	                NULL, NULL, NULL) == SQLITE_OK,
+	   "a trigger recording inserts into items");
+	int rc = ops->mark_origin(t, "ferry_m1", &err);
+	if (!ok(rc == 0, "mark_origin"))
+		tap_diag("%s", ferry_error_message(&err));
+	chg c[] = {INS(I(1), txt("one"), I(10))};
+	rc = apply_batch(t, tb, c, 1, false, "m1", 1, &err);
+	ok(rc == 0, "ferry applies an insert");
+	ok(sqlite3_exec(app, "INSERT INTO items VALUES (2, 'two', 20)", NULL,
+	                NULL, NULL) == SQLITE_OK, "the application inserts");
+	sqlite3_stmt *st = NULL;
+	sqlite3_prepare_v2(app, "SELECT group_concat(id) FROM seen", -1, &st,
+	                   NULL);
+	is_str(st && sqlite3_step(st) == SQLITE_ROW
+	           ? (const char *)sqlite3_column_text(st, 0) : "(none)",
+	       "2", "the trigger saw the application's insert, not ferry's");
+	sqlite3_finalize(st);
+out:
+	sqlite3_close(app);
+	ferry_error_clear(&err);
+	free_table(tb);
+	ops->close(t);
+}
+
 static void check_abort(ferry_target *t)
 {
 	ferry_table *tb = items_table("items");
@@ -1284,6 +1323,7 @@ int main(void)
 		check_checkpoints(t);
 		check_chunk_checkpoints(t);
 		check_alloc_failures(t);
+		check_origin();
 	}
 	ops->close(t);
 	sqlite3_close(raw);

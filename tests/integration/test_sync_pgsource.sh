@@ -1,6 +1,8 @@
 #!/bin/sh
 # Online migration from PostgreSQL (cdc/pg_capture.c: publication, pgoutput
-# slot, the stream) into PostgreSQL, with the plan transforms.  A writer
+# slot, the stream) into PostgreSQL, with the plan transforms (renames,
+# cents to numeric, a where filter, a column split in two by `up` with the
+# `down` that joins it again).  A writer
 # changes the source (inserts, updates incl. key changes, deletes, a
 # TRUNCATE, updates that leave a TOASTed value unchanged) during the
 # chunked snapshot and the stream of `ferry sync --follow`; afterwards the
@@ -104,6 +106,12 @@ tables:
       name:          { rename: full_name }
       balance_cents: { rename: balance, type: "numeric(12,2)", divide_by: 100 }
       legacy_code:   { drop: true }
+      email:         { drop: true }
+    add:
+      email_user:   { type: text, up: "substr(email, 1, instr(email, '@') - 1)" }
+      email_domain: { type: text, up: "substr(email, instr(email, '@') + 1)" }
+    down:
+      email: "email_user || '@' || email_domain"
   orders:
     columns:
       total_cents: { rename: total, type: "numeric(14,2)", divide_by: 100 }
