@@ -16,6 +16,12 @@
  *       or N updates of random ids in 1..FIRST_ID-1, TXN rows per
  *       transaction (1: autocommit), prepared statements, WAL,
  *       synchronous=NORMAL. Prints "rows=N seconds=S rows_per_s=R".
+ *   sync_driver floor DB
+ *       installs the cheapest capture any trigger-based reader could use:
+ *       AFTER INSERT/UPDATE/DELETE triggers on items that each insert one
+ *       integer (the row's id) into floor_log.  It records no values, so
+ *       it could not replay anything; it is the floor under ferry's
+ *       triggers, which record whole rows.
  *   sync_driver paced DB RATE SECONDS LOG ITEMS
  *       RATE transactions/s for SECONDS: each inserts one ticks row (id =
  *       transaction number, src_us = wall clock before COMMIT) and
@@ -293,6 +299,22 @@ static int cmp_i64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+static int cmd_floor(int argc, char **argv)
+{
+	if (argc != 3)
+		return 2;
+	sqlite3 *db = open_app(argv[2]);
+	exec(db, "CREATE TABLE floor_log (seq INTEGER PRIMARY KEY, k);"
+	         "CREATE TRIGGER floor_ins AFTER INSERT ON items FOR EACH ROW"
+	         " BEGIN INSERT INTO floor_log (k) VALUES (NEW.id); END;"
+	         "CREATE TRIGGER floor_upd AFTER UPDATE ON items FOR EACH ROW"
+	         " BEGIN INSERT INTO floor_log (k) VALUES (NEW.id); END;"
+	         "CREATE TRIGGER floor_del AFTER DELETE ON items FOR EACH ROW"
+	         " BEGIN INSERT INTO floor_log (k) VALUES (OLD.id); END;");
+	sqlite3_close(db);
+	return 0;
+}
+
 static int cmd_paced(int argc, char **argv)
 {
 	if (argc != 7)
@@ -449,6 +471,8 @@ int main(int argc, char **argv)
 		rc = cmd_workload(argc, argv);
 	else if (argc >= 2 && strcmp(argv[1], "app") == 0)
 		rc = cmd_app(argc, argv);
+	else if (argc >= 2 && strcmp(argv[1], "floor") == 0)
+		rc = cmd_floor(argc, argv);
 	else if (argc >= 2 && strcmp(argv[1], "paced") == 0)
 		rc = cmd_paced(argc, argv);
 	else if (argc >= 2 && strcmp(argv[1], "sample") == 0)

@@ -37,12 +37,15 @@
 
 /* The layout of the capture objects; _ferry_meta's "format".  1: seq is
  * AUTOINCREMENT.  2: seq is a plain rowid, kept from ever going back by
- * SEQ_TRIGGER and _ferry_meta's "released" (see create_objects).  Both
- * are read; install makes 2. */
-#define CAPTURE_FORMAT 2
+ * SEQ_TRIGGER and _ferry_meta's "released".  3: a plain rowid kept from
+ * going back because release never deletes the newest row (see
+ * cap_release), with no trigger on _ferry_changes.  All three are read
+ * and released; install makes 3. */
+#define CAPTURE_FORMAT 3
 
-/* The trigger on _ferry_changes that keeps seq increasing in format 2;
- * it cannot clash with a table's _ins/_upd/_del triggers. */
+/* The trigger on _ferry_changes that keeps seq increasing in format 2
+ * (an earlier ferry's installs; still checked and restored there); it
+ * cannot clash with a table's _ins/_upd/_del triggers. */
 #define SEQ_TRIGGER "_ferry_seq"
 
 /* Columns of _ferry_changes before the images: seq, tbl, op, ver. */
@@ -355,6 +358,10 @@ static int widen(ferry_capture *cap, uint32_t need, ferry_error *err)
 }
 
 /*
+ * Format 2 (installed by an earlier ferry; format 3 has no such trigger,
+ * as release keeps the newest row instead: the trigger's WHEN test on
+ * every captured row cost about 5% of an application insert's time,
+ * measured with bench/sync).
  * seq of format 2 is a plain INTEGER PRIMARY KEY: a new row gets
  * max(seq) + 1, without AUTOINCREMENT's read and write of sqlite_sequence
  * per statement (measured: its cost was a third of capture's).  But a
@@ -396,8 +403,7 @@ static int create_objects(ferry_capture *cap, const char *id, uint32_t width,
 	for (uint32_t i = 0; i < width; i++)
 		ferry_buf_printf(&sql, ", n%" PRIu32, i);
 	ferry_buf_puts(&sql, ");");
-	build_seq_trigger(&sql);
-	ferry_buf_printf(&sql, ";INSERT INTO _ferry_meta VALUES ('format', %d),"
+	ferry_buf_printf(&sql, "INSERT INTO _ferry_meta VALUES ('format', %d),"
 	                 " ('released', 0), ('migration', ", CAPTURE_FORMAT);
 	put_literal(&sql, id);
 	ferry_buf_puts(&sql, ")");
@@ -443,8 +449,9 @@ static int read_owner(ferry_capture *cap, char **owner, ferry_error *err)
 	return rc;
 }
 
-/* Whether the installed layout keeps seq with SEQ_TRIGGER (format 2 on;
- * format 1 has AUTOINCREMENT), and whether that trigger is there. */
+/* Whether the installed layout keeps seq with SEQ_TRIGGER (format 2;
+ * format 1 has AUTOINCREMENT, format 3 keeps the newest row), and
+ * whether that trigger is there. */
 static int seq_trigger_state(ferry_capture *cap, bool *needed, bool *exists,
                              ferry_error *err)
 {
@@ -454,7 +461,7 @@ static int seq_trigger_state(ferry_capture *cap, bool *needed, bool *exists,
 	int rc = query_int(cap, "SELECT value FROM _ferry_meta"
 	                   " WHERE key = 'format'", NULL, NULL, &format, &found,
 	                   err);
-	*needed = rc == 0 && found && format >= 2;
+	*needed = rc == 0 && found && format == 2;
 	if (rc == 0 && *needed)
 		rc = object_exists(cap, "trigger", SEQ_TRIGGER, exists, err);
 	return rc;
@@ -1604,6 +1611,19 @@ static int cap_read(ferry_capture *cap, uint64_t after,
 		rc = query_int(cap, "SELECT max(seq) FROM _ferry_changes", NULL,
 		               NULL, &top, &found, err);
 	uint64_t seen = *last;
+	/* release keeps the newest row (format 3) or records what it took
+	 * (format 2), so a log below the cursor was emptied by something
+	 * else: seq would hand out positions the journal already has, and
+	 * changes would be skipped */
+	if (rc == 0 && found && (uint64_t)top < after)
+		rc = ferry_error_set(err, FERRY_ECORRUPT, "%s \"%s\": "
+		                     "_ferry_changes ends at %lld, below the "
+		                     "%llu changes already journalled: rows were "
+		                     "deleted outside ferry, so later changes "
+		                     "cannot be told apart (start the migration "
+		                     "again: ferry clean, ferry init)", what,
+		                     cap->uri, (long long)top,
+		                     (unsigned long long)after);
 	if (rc == 0 && found && (uint64_t)top > after)
 		rc = deliver(cap, after, (uint64_t)top, fn, arg, &seen, err);
 	rc = finish(cap, rc, what, err);
@@ -1617,11 +1637,16 @@ static int cap_release(ferry_capture *cap, uint64_t upto, ferry_error *err)
 	static const char what[] =
 	    "could not release changes of SQLite database";
 	static const char *const sql[] = {
-	    /* format 2's floor (create_objects); format 1 has no such key */
+	    /* format 1 has no such key */
 	    "UPDATE _ferry_meta SET value = max(value, coalesce((SELECT"
 	    " max(seq) FROM _ferry_changes WHERE seq <= ?1), 0))"
 	    " WHERE key = 'released'",
-	    "DELETE FROM _ferry_changes WHERE seq <= ?1"};
+	    /* the newest row stays: an empty table would hand out seq 1
+	     * again, below the journal's cursor (format 3 has nothing else
+	     * that prevents it); the reader never returns it again, as it
+	     * reads only above the cursor */
+	    "DELETE FROM _ferry_changes WHERE seq <= ?1"
+	    " AND seq < (SELECT max(seq) FROM _ferry_changes)"};
 	int rc = idle(cap, what, err);
 	if (rc == 0)
 		rc = begin(cap, true, what, err);
@@ -1714,8 +1739,10 @@ static int cap_describe(ferry_capture *cap, ferry_buf *out, ferry_error *err)
 	int64_t n = 0;
 	int rc = object_exists(cap, "table", "_ferry_changes", &exists, err);
 	if (rc == 0 && exists)
-		rc = query_int(cap, "SELECT count(*) FROM _ferry_changes", NULL, NULL,
-		               &n, &found, err);
+		rc = query_int(cap, "SELECT count(*) FROM _ferry_changes WHERE"
+		               " seq > coalesce((SELECT value FROM _ferry_meta"
+		               " WHERE key = 'released'), 0)", NULL, NULL, &n,
+		               &found, err);
 	if (rc == 0 && exists)
 		ferry_buf_printf(out, "%lld changes wait in _ferry_changes",
 		                 (long long)n);

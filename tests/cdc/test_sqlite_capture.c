@@ -317,14 +317,14 @@ static void test_install(void)
 	is_str(app_text(app, "SELECT value FROM _ferry_meta"
 	                " WHERE key = 'migration'"), "m1", "meta names m1");
 	is_int(app_int(app, "SELECT value FROM _ferry_meta"
-	               " WHERE key = 'format'"), 2, "meta: format 2");
-	ok(has_object(app, "trigger", "_ferry_seq") &&
+	               " WHERE key = 'format'"), 3, "meta: format 3");
+	ok(!has_object(app, "trigger", "_ferry_seq") &&
 	   app_int(app, "SELECT count(*) FROM sqlite_master WHERE"
 	           " name = '_ferry_changes' AND sql LIKE '%AUTOINCREMENT%'")
 	       == 0 &&
 	   app_int(app, "SELECT value FROM _ferry_meta"
 	           " WHERE key = 'released'") == 0,
-	   "format 2: plain seq, its trigger, nothing released yet");
+	   "format 3: plain seq, no trigger on it, nothing released yet");
 	rc = ops->installed(cap, &id, &err);
 	is_str(rc == 0 ? id : NULL, "m1", "installed: m1");
 	ferry_free(id);
@@ -884,7 +884,10 @@ static void test_release(void)
 	   "only the newer changes");
 	is_int(ops->release(cap, last2, &err), 0, "release all");
 	is_int(ops->release(cap, last2, &err), 0, "release twice is harmless");
-	is_int(app_int(app, "SELECT count(*) FROM _ferry_changes"), 0, "empty");
+	is_int(app_int(app, "SELECT count(*) FROM _ferry_changes"), 1,
+	       "only the newest row stays");
+	is_int(read_into(cap, last2, &again, &last2), 0, "read after it");
+	is_int(again.n, 2, "the kept row is not read again");
 	exec_ok(app, "INSERT INTO t VALUES (6, 'f')");
 	ok(app_int(app, "SELECT max(seq) FROM _ferry_changes") > (int64_t)last2,
 	   "a sequence number is never reused after release");
@@ -929,8 +932,8 @@ static int pass(ferry_capture *cap, uint64_t *cursor, size_t want,
 static int has_drift(const ferry_capture_drift *d, ferry_drift_kind kind,
                      const char *table, const char *column);
 
-/* seq is a plain rowid in format 2: a log emptied by release must still
- * never give out a seq at or below one already given out. */
+/* seq is a plain rowid in format 3: release keeps the newest row, so
+ * seq never gives out a number at or below one already given out. */
 static void test_seq_never_reused(void)
 {
 	sqlite3 *app = make_app("seq.db",
@@ -941,14 +944,14 @@ static void test_seq_never_reused(void)
 	uint64_t cursor = 0;
 	exec_ok(app, "INSERT INTO t VALUES (1, 'a'), (2, 'b'), (3, 'c')");
 	ok(pass(cap, &cursor, 3, 1) && cursor == 3, "three changes released");
-	is_int(app_int(app, "SELECT count(*) FROM _ferry_changes"), 0,
-	       "release empties the log");
+	is_int(app_int(app, "SELECT group_concat(seq) FROM _ferry_changes"), 3,
+	       "release keeps only the newest row");
 	is_int(app_int(app, "SELECT value FROM _ferry_meta"
 	               " WHERE key = 'released'"), 3,
 	       "the largest released seq is recorded");
 	exec_ok(app, "INSERT INTO t VALUES (4, 'd')");
-	is_int(app_int(app, "SELECT min(seq) FROM _ferry_changes"), 4,
-	       "a row written into the emptied log follows the last seq");
+	is_int(app_int(app, "SELECT max(seq) FROM _ferry_changes"), 4,
+	       "a new row follows the last seq");
 
 	/* crash between the journal commit and release: the journal's
 	 * cursor is the truth, the rows are still there */
@@ -959,15 +962,15 @@ static void test_seq_never_reused(void)
 	is_int(sqlite3_open(db_path("seq.db"), &app), SQLITE_OK, "reopen app");
 	cap = open_cap("seq.db", NULL);
 	ok(pass(cap, &cursor, 0, 1), "after the crash: nothing new, released");
-	is_int(app_int(app, "SELECT count(*) FROM _ferry_changes"), 0,
-	       "empty again");
+	is_int(app_int(app, "SELECT group_concat(seq) FROM _ferry_changes"), 4,
+	       "the newest row again");
 	exec_ok(app, "UPDATE t SET v = v || '!'");
-	ok(app_int(app, "SELECT min(seq) FROM _ferry_changes") == 5 &&
+	ok(app_int(app, "SELECT min(seq) FROM _ferry_changes WHERE seq > 4") == 5 &&
 	   app_int(app, "SELECT max(seq) FROM _ferry_changes") == 8,
-	   "one statement of four rows into the emptied log: 5..8");
+	   "one statement of four rows after it: 5..8");
 	ok(pass(cap, &cursor, 4, 1) && cursor == 8, "and they are read");
 
-	/* close and reopen both sides with the log empty */
+	/* close and reopen both sides with everything released */
 	ops->close(cap);
 	sqlite3_close(app);
 	app = NULL;
@@ -979,7 +982,7 @@ static void test_seq_never_reused(void)
 	ops->snapshot_end(cap, &err);
 	exec_ok(app, "BEGIN; INSERT INTO t VALUES (5, 'e'); ROLLBACK;"
 	        "INSERT INTO t VALUES (6, 'f')");
-	is_int(app_int(app, "SELECT seq FROM _ferry_changes"), 9,
+	is_int(app_int(app, "SELECT max(seq) FROM _ferry_changes"), 9,
 	       "after reopening and a rollback: 9");
 
 	/* a release that leaves later rows: the floor is what was deleted */
@@ -1004,9 +1007,40 @@ static void test_seq_never_reused(void)
 	}
 	ok(fine && cursor == 50, "20 rounds of write, read, release: 11..50");
 
-	/* the trigger that keeps seq going is part of capture */
+	/* a log emptied by something else would give out seqs the journal
+	 * already has: the next read refuses instead of skipping changes */
+	exec_ok(app, "DELETE FROM _ferry_changes; INSERT INTO t VALUES (1000, 'h')");
+	sink s = {0};
+	uint64_t last = cursor;
+	is_int(read_into(cap, cursor, &s, &last), FERRY_ECORRUPT,
+	       "a log below the cursor is refused");
+	sink_free(&s);
+	ops->close(cap);
+	sqlite3_close(app);
+	ferry_error_clear(&err);
+}
+
+/* Format 2 (plain seq kept by the trigger _ferry_seq), as an earlier
+ * ferry made it, still reads, releases, checks its trigger and removes. */
+static void test_format2(void)
+{
+	sqlite3 *app = make_app("format2.db",
+	    "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)", 0);
+	ferry_capture *cap = open_cap("format2.db", NULL);
+	ferry_error err = FERRY_ERROR_INIT;
+	is_int(install(cap, "m", NULL, &err), 0, "install on format2");
+	exec_ok(app, "UPDATE _ferry_meta SET value = 2 WHERE key = 'format';"
+	        "CREATE TRIGGER _ferry_seq AFTER INSERT ON _ferry_changes"
+	        " FOR EACH ROW WHEN NEW.seq = 1 BEGIN UPDATE _ferry_changes"
+	        " SET seq = 1 + coalesce((SELECT value FROM _ferry_meta"
+	        " WHERE key = 'released'), 0) WHERE seq = 1; END");
 	ferry_capture_drift d = FERRY_CAPTURE_DRIFT_INIT;
-	is_int(ops->check(cap, &d, &err), 0, "check");
+	is_int(ops->check(cap, &d, &err), 0, "check format 2");
+	uint64_t cursor = 0;
+	exec_ok(app, "INSERT INTO t VALUES (1, 'a'), (2, 'b')");
+	ok(pass(cap, &cursor, 2, 1) && cursor == 2, "read and released");
+	exec_ok(app, "INSERT INTO t VALUES (3, 'c')");
+	ok(pass(cap, &cursor, 1, 1) && cursor == 3, "and the next one");
 	exec_ok(app, "DROP TRIGGER _ferry_seq");
 	is_int(ops->check(cap, &d, &err), FERRY_EUNSUPPORTED,
 	       "check: its trigger dropped");
@@ -1016,6 +1050,12 @@ static void test_seq_never_reused(void)
 	is_int(install(cap, "m", NULL, &err), 0, "install again");
 	ok(has_object(app, "trigger", "_ferry_seq"), "makes it again");
 	is_int(ops->check(cap, &d, &err), 0, "check passes again");
+	ferry_buf report = FERRY_BUF_INIT;
+	is_int(ops->remove(cap, &report, &err), 0, "remove format 2");
+	ok(strstr(ferry_buf_cstr(&report), "dropped trigger _ferry_seq\n") !=
+	   NULL, "its trigger is reported dropped");
+	is_int(ferry_objects(app), 0, "nothing of ferry's left");
+	ferry_buf_free(&report);
 	ferry_capture_drift_free(&d);
 	ops->close(cap);
 	sqlite3_close(app);
@@ -1031,7 +1071,7 @@ static void test_format1(void)
 	ferry_capture *cap = open_cap("format1.db", NULL);
 	ferry_error err = FERRY_ERROR_INIT;
 	is_int(install(cap, "m", NULL, &err), 0, "install on format1");
-	exec_ok(app, "DROP TRIGGER _ferry_seq; DROP TABLE _ferry_changes;"
+	exec_ok(app, "DROP TABLE _ferry_changes;"
 	        "CREATE TABLE _ferry_changes (seq INTEGER PRIMARY KEY"
 	        " AUTOINCREMENT, tbl TEXT NOT NULL, op INTEGER NOT NULL,"
 	        " ver INTEGER NOT NULL, o0, o1, n0, n1);"
@@ -1049,8 +1089,8 @@ static void test_format1(void)
 	is_int(p, 2, "P from the AUTOINCREMENT counter");
 	ops->snapshot_end(cap, &err);
 	exec_ok(app, "INSERT INTO t VALUES (3, 'c')");
-	is_int(app_int(app, "SELECT seq FROM _ferry_changes"), 3,
-	       "AUTOINCREMENT goes on after the emptied log");
+	is_int(app_int(app, "SELECT max(seq) FROM _ferry_changes"), 3,
+	       "AUTOINCREMENT goes on after the released log");
 	ferry_buf report = FERRY_BUF_INIT;
 	is_int(ops->remove(cap, &report, &err), 0, "remove format 1");
 	const char *text = ferry_buf_cstr(&report);
@@ -1195,8 +1235,7 @@ static void test_remove(void)
 	   strstr(text, "dropped table _ferry_changes\n") &&
 	   strstr(text, "dropped table _ferry_columns\n") &&
 	   strstr(text, "dropped table _ferry_meta\n") &&
-	   strstr(text, "dropped trigger _ferry_seq\n") &&
-	   !strstr(text, "sqlite_sequence"),
+	   !strstr(text, "_ferry_seq") && !strstr(text, "sqlite_sequence"),
 	   "one report line per removed object");
 	is_int(ferry_objects(app), 0, "sqlite_schema has no _ferry object");
 	is_int(app_int(app, "SELECT count(*) FROM sqlite_sequence"
@@ -1761,6 +1800,7 @@ int main(void)
 	test_uncommitted();
 	test_release();
 	test_seq_never_reused();
+	test_format2();
 	test_format1();
 	test_snapshot();
 	test_remove();

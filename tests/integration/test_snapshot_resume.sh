@@ -133,5 +133,5 @@ for t in accounts orders tags events empty_one; do
 	is "$(printf '%s\n' "$diff" | tr '\n' ' ')" "0 0 " \
 	   "$t: exactly the transformed source ($(q "$dst" "select count(*) from $t") rows)"
 done
-is "$(q "$src" "select count(*) from _ferry_changes")" "0" "every captured change was released"
+is "$(q "$src" "select count(*) from _ferry_changes where seq > (select value from _ferry_meta where key = 'released')")" "0" "every captured change was released"
 done_testing

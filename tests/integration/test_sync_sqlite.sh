@@ -108,7 +108,7 @@ is "$FERRY_RC" 1 "the next sync stops too"
 contains "$FERRY_ERR" 'column "nickname" was added to table "users"' "with the same message"
 run_ferry --dir "$tmp/m" replay
 is "$FERRY_RC" 1 "so does replay"
-is "$(q "$src" "select count(*) from _ferry_changes")" "1" "the change stays in the source log"
+is "$(q "$src" "select count(*) from _ferry_changes where seq > (select value from _ferry_meta where key = 'released')")" "1" "the change stays in the source log"
 run_ferry --dir "$tmp/m" status
 contains "$FERRY_OUT" 'stopped:      the source schema changed: column "nickname"' "status says why the sync stopped"
 contains "$FERRY_OUT" "source:       1 changes wait in _ferry_changes" \
