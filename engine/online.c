@@ -989,8 +989,39 @@ static int start(online *on, const ferry_online_options *o,
 	return rc;
 }
 
+static void say(online *on, const char *fmt, ...) FERRY_PRINTF(2, 3);
+
+/*
+ * A run that stops on an error leaves ferry's capture on the source,
+ * where it costs the source something for as long as the migration
+ * waits (a replication slot keeps WAL: a forgotten one fills the disk;
+ * triggers keep recording): say so, with what it holds now, and the two
+ * ways out.
+ */
+static void warn_capture_left(online *on)
+{
+	ferry_buf held = FERRY_BUF_INIT;
+	ferry_error ignored = FERRY_ERROR_INIT;
+	if (on->cap && on->cops->describe &&
+	    on->cops->describe(on->cap, &held, &ignored) == 0 &&
+	    ferry_buf_cstr(&held) && *ferry_buf_cstr(&held))
+		say(on, "note: ferry's capture stays on the source while this "
+		    "migration waits (%s): run ferry sync again once the cause "
+		    "is fixed, or ferry clean to abandon the migration",
+		    ferry_buf_cstr(&held));
+	else if (on->src_uri.kind == FERRY_URI_POSTGRESQL)
+		say(on, "note: ferry's replication slot ferry_%s stays on the "
+		    "source and keeps its WAL while this migration waits: run "
+		    "ferry sync again once the cause is fixed, or ferry clean "
+		    "to abandon the migration (it drops the slot)", on->id);
+	ferry_error_clear(&ignored);
+	ferry_buf_free(&held);
+}
+
 static int finish(online *on, int rc)
 {
+	if (rc < 0 && rc != FERRY_ENOMEM && on->id && on->o->log)
+		warn_capture_left(on);
 	if (on->state) {
 		ferry_error ignored = FERRY_ERROR_INIT;
 		ferry_state_end_run(on->state, on->run, rc < 0 ? 1 : 0, &ignored);
@@ -1509,6 +1540,15 @@ int ferry_online_clean(const char *dir, ferry_buf *report, ferry_error *err)
 		rc = open_endpoints(&on, err);
 	if (rc == 0)
 		rc = on.cops->remove(on.cap, report, err);
+	if (rc < 0 && on.id && on.src_uri.kind == FERRY_URI_POSTGRESQL) {
+		/* the slot is what must not be forgotten */
+		char *cause = ferry_strdup(ferry_error_message(err));
+		ferry_error_set(err, rc, "%s; so the replication slot ferry_%s "
+		                "(if it is there) still holds WAL on the source: "
+		                "run ferry clean again once the source is "
+		                "reachable", cause ? cause : "", on.id);
+		ferry_free(cause);
+	}
 	if (rc == 0)
 		rc = on.tops->checkpoint_drop(on.dst, on.id, err);
 	if (rc == 0) {

@@ -56,4 +56,22 @@ contains "$FERRY_ERR" "ALTER SYSTEM SET wal_level = logical" "with the command t
 is "$(slots)" "0" "and creates nothing"
 [ ! -e "$tmp/m3/ferry.db" ]
 ok $? "nor a migration directory"
+
+# a clean that cannot reach the source says the slot is still there
+restart_with -c wal_level=logical
+run_ferry --dir "$tmp/m4" init "$FERRY_TEST_PG" "$tmp/out4.db"
+is "$FERRY_RC" 0 "init with wal_level = logical again ($FERRY_ERR)"
+is "$(slots)" "1" "one slot"
+as_pg_user "$FERRY_TEST_PG_BINDIR/pg_ctl" -D "$FERRY_TEST_PG_DATA" -m fast -w stop >/dev/null 2>&1
+run_ferry --dir "$tmp/m4" sync
+is "$FERRY_RC" 1 "sync fails with the source down"
+contains "$FERRY_ERR" "replication slot ferry_" "and says the slot stays on the source"
+run_ferry --dir "$tmp/m4" clean
+is "$FERRY_RC" 1 "clean fails with the source down"
+contains "$FERRY_ERR" "still holds WAL on the source: run ferry clean again" \
+	"saying the slot still holds WAL and what to do"
+restart_with -c wal_level=logical
+run_ferry --dir "$tmp/m4" clean
+is "$FERRY_RC" 0 "clean once the source is back"
+is "$(slots)" "0" "drops the slot"
 done_testing

@@ -176,6 +176,8 @@ src "alter table orders replica identity default; delete from orders where id = 
 run_ferry --dir "$tmp/m" sync
 is "$FERRY_RC" 1 "a delete without the whole old row stops the sync"
 contains "$FERRY_ERR" 'ALTER TABLE "orders" REPLICA IDENTITY FULL' "saying what to do"
+contains "$FERRY_ERR" "note: ferry's capture stays on the source while this migration waits (replication slot ferry_" \
+	"and that the slot stays and holds WAL meanwhile"
 
 run_ferry --dir "$tmp/m" clean
 is "$FERRY_RC" 0 "clean exits 0"
