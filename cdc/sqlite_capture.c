@@ -867,7 +867,8 @@ static int remove_all(ferry_capture *cap, ferry_buf *report, ferry_error *err)
 	int rc = query_names(cap, "SELECT name FROM sqlite_master"
 	                     " WHERE type = 'trigger'"
 	                     " AND substr(name, 1, 7) = '_ferry_'"
-	                     " AND substr(name, -4) IN ('_ins', '_upd', '_del')"
+	                     " AND substr(name, -4) IN ('_ins', '_upd', '_del',"
+	                     " '_fin', '_fup', '_fde')"
 	                     " ORDER BY name", NULL, &trig, err);
 	bool any = trig.n > 0, seq_trigger = false;
 	for (uint32_t i = 0; rc == 0 && i < trig.n; i++)
@@ -1749,6 +1750,100 @@ static int cap_describe(ferry_capture *cap, ferry_buf *out, ferry_error *err)
 	return rc;
 }
 
+/* ---- the write fence (docs/cutover.md) ------------------------- */
+
+/* Fence triggers end in _fin, _fup, _fde: never a capture trigger's
+ * _ins, _upd, _del, whatever the table is called. */
+static const char *const fence_suffix[] = {"fin", "fup", "fde"};
+static const char *const fence_event[] = {"INSERT", "UPDATE", "DELETE"};
+
+static const char FENCE_TRIGGERS[] =
+    "SELECT name FROM sqlite_master WHERE type = 'trigger'"
+    " AND substr(name, 1, 7) = '_ferry_'"
+    " AND substr(name, -4) IN ('_fin', '_fup', '_fde') ORDER BY name";
+
+static int cap_fence(ferry_capture *cap, const char *message,
+                     ferry_error *err)
+{
+	static const char what[] = "could not fence SQLite database";
+	names tables = {0};
+	int rc = idle(cap, what, err);
+	if (rc == 0)
+		rc = begin(cap, true, what, err);
+	if (rc != 0)
+		return rc;
+	rc = query_names(cap, "SELECT DISTINCT tbl FROM _ferry_columns"
+	                 " ORDER BY tbl", NULL, &tables, err);
+	for (uint32_t t = 0; rc == 0 && t < tables.n; t++) {
+		for (int op = 0; rc == 0 && op < 3; op++) {
+			ferry_buf name = FERRY_BUF_INIT, sql = FERRY_BUF_INIT,
+			          text = FERRY_BUF_INIT;
+			ferry_buf_printf(&name, "_ferry_%s_%s", tables.v[t],
+			                 fence_suffix[op]);
+			ferry_buf_printf(&text, "ferry: table \"%s\" is fenced: %s",
+			                 tables.v[t], message);
+			if (!ferry_buf_cstr(&name) || !ferry_buf_cstr(&text)) {
+				rc = ferry_error_oom(err);
+			} else {
+				ferry_buf_puts(&sql, "CREATE TRIGGER IF NOT EXISTS ");
+				ferry_buf_put_ident(&sql, ferry_buf_cstr(&name));
+				ferry_buf_printf(&sql, " BEFORE %s ON ", fence_event[op]);
+				ferry_buf_put_ident(&sql, tables.v[t]);
+				ferry_buf_puts(&sql, " BEGIN SELECT RAISE(ABORT, ");
+				put_literal(&sql, ferry_buf_cstr(&text));
+				ferry_buf_puts(&sql, "); END");
+				rc = run_buf(cap, &sql, "could not create trigger",
+				             ferry_buf_cstr(&name), err);
+			}
+			ferry_buf_free(&name);
+			ferry_buf_free(&sql);
+			ferry_buf_free(&text);
+		}
+	}
+	names_free(&tables);
+	if (rc == 0)
+		rc = run(cap, "INSERT OR IGNORE INTO _ferry_meta (key, value)"
+		         " VALUES ('fenced', strftime('%Y-%m-%dT%H:%M:%fZ'))",
+		         what, err);
+	if (rc == 0)
+		rc = store_cookie(cap, err);
+	return finish(cap, rc, what, err);
+}
+
+static int cap_unfence(ferry_capture *cap, ferry_buf *report,
+                       ferry_error *err)
+{
+	static const char what[] = "could not unfence SQLite database";
+	names trig = {0};
+	ferry_buf ignored = FERRY_BUF_INIT;
+	int rc = idle(cap, what, err);
+	if (rc == 0)
+		rc = begin(cap, true, what, err);
+	if (rc != 0)
+		return rc;
+	rc = query_names(cap, FENCE_TRIGGERS, NULL, &trig, err);
+	for (uint32_t i = 0; rc == 0 && i < trig.n; i++)
+		rc = drop_object(cap, "trigger", trig.v[i],
+		                 report ? report : &ignored, err);
+	names_free(&trig);
+	ferry_buf_free(&ignored);
+	if (rc == 0)
+		rc = run(cap, "DELETE FROM _ferry_meta WHERE key = 'fenced'", what,
+		         err);
+	if (rc == 0)
+		rc = store_cookie(cap, err);
+	return finish(cap, rc, what, err);
+}
+
+static int cap_fenced(ferry_capture *cap, bool *fenced, ferry_error *err)
+{
+	names trig = {0};
+	int rc = query_names(cap, FENCE_TRIGGERS, NULL, &trig, err);
+	*fenced = rc == 0 && trig.n > 0;
+	names_free(&trig);
+	return rc;
+}
+
 const ferry_capture_ops ferry_sqlite_capture_ops = {
 	.name = "sqlite",
 	.open = cap_open,
@@ -1768,5 +1863,8 @@ const ferry_capture_ops ferry_sqlite_capture_ops = {
 	.read = cap_read,
 	.release = cap_release,
 	.describe = cap_describe,
+	.fence = cap_fence,
+	.unfence = cap_unfence,
+	.fenced = cap_fenced,
 	.close = cap_close,
 };

@@ -244,6 +244,24 @@ typedef struct ferry_capture_ops {
 	 */
 	int (*describe)(ferry_capture *cap, ferry_buf *out, ferry_error *err);
 
+	/*
+	 * The write fence of a cutover (docs/cutover.md): once it returns,
+	 * no write of the application to a captured table can commit; each
+	 * fails with "ferry: table \"T\" is fenced: " + message.  Writes
+	 * through a target connection marked with mark_origin pass (the
+	 * reverse stream replays into a fenced database).  One transaction;
+	 * again when fenced: nothing changes.  NULL: this reader cannot
+	 * fence.
+	 */
+	int (*fence)(ferry_capture *cap, const char *message, ferry_error *err);
+
+	/* Removes the fence, one report line per object (report may be
+	 * NULL); without a fence it succeeds and changes nothing. */
+	int (*unfence)(ferry_capture *cap, ferry_buf *report, ferry_error *err);
+
+	/* *fenced = whether a fence is in place (on any captured table). */
+	int (*fenced)(ferry_capture *cap, bool *fenced, ferry_error *err);
+
 	void (*close)(ferry_capture *cap); /* accepts NULL; ends a snapshot */
 } ferry_capture_ops;
 

@@ -1020,6 +1020,80 @@ static void test_seq_never_reused(void)
 	ferry_error_clear(&err);
 }
 
+/* The application's error for sql, or "" when it succeeded. */
+static const char *app_error(sqlite3 *db, const char *sql)
+{
+	static char text[300];
+	char *msg = NULL;
+	text[0] = 0;
+	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
+		snprintf(text, sizeof text, "%s", msg ? msg : "?");
+	sqlite3_free(msg);
+	return text;
+}
+
+/* The cutover's write fence: the application's writes fail with
+ * ferry's message, a connection with triggers off (ferry's replay) still
+ * writes, capture still reads, unfence and remove take it away. */
+static void test_fence(void)
+{
+	sqlite3 *app = make_app("fence.db",
+	    "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT);"
+	    "CREATE TABLE \"o'd\" (id INTEGER PRIMARY KEY);"
+	    "INSERT INTO t VALUES (1, 'a')", 0);
+	ferry_capture *cap = open_cap("fence.db", NULL);
+	ferry_error err = FERRY_ERROR_INIT;
+	is_int(install(cap, "m", NULL, &err), 0, "install on fence");
+	bool fenced = true;
+	ok(ops->fenced(cap, &fenced, &err) == 0 && !fenced, "not fenced yet");
+	exec_ok(app, "INSERT INTO t VALUES (2, 'b')");
+	int rc = ops->fence(cap, "migration m is cutting over", &err);
+	if (!ok(rc == 0, "fence"))
+		tap_diag("%s", ferry_error_message(&err));
+	ok(ops->fenced(cap, &fenced, &err) == 0 && fenced, "fenced");
+	is_str(app_error(app, "INSERT INTO t VALUES (3, 'c')"),
+	       "ferry: table \"t\" is fenced: migration m is cutting over",
+	       "an insert fails with ferry's message");
+	is_str(app_error(app, "UPDATE t SET v = 'x'"),
+	       "ferry: table \"t\" is fenced: migration m is cutting over",
+	       "so does an update");
+	is_str(app_error(app, "INSERT INTO \"o'd\" VALUES (1)"),
+	       "ferry: table \"o'd\" is fenced: migration m is cutting over",
+	       "on every captured table");
+	is_int(app_int(app, "SELECT count(*) FROM t"), 2, "nothing changed");
+	is_int(ops->fence(cap, "again", &err), 0, "fence again: harmless");
+	is_str(app_error(app, "DELETE FROM t"),
+	       "ferry: table \"t\" is fenced: migration m is cutting over",
+	       "the first fence's message stays");
+	sqlite3 *ferry_side = NULL;
+	int enabled = 1;
+	sqlite3_open(db_path("fence.db"), &ferry_side);
+	sqlite3_db_config(ferry_side, SQLITE_DBCONFIG_ENABLE_TRIGGER, 0, &enabled);
+	is_str(app_error(ferry_side, "INSERT INTO t VALUES (3, 'from ferry')"),
+	       "", "a connection with triggers off (ferry's replay) writes");
+	sqlite3_close(ferry_side);
+	uint64_t cursor = 0;
+	ok(pass(cap, &cursor, 1, 1), "capture reads the change made before "
+	   "the fence, not ferry's");
+	ferry_buf report = FERRY_BUF_INIT;
+	is_int(ops->unfence(cap, &report, &err), 0, "unfence");
+	ok(strstr(ferry_buf_cstr(&report), "dropped trigger _ferry_t_fin\n") &&
+	   strstr(ferry_buf_cstr(&report), "dropped trigger _ferry_o'd_fde\n"),
+	   "saying what it dropped");
+	ferry_buf_free(&report);
+	is_str(app_error(app, "INSERT INTO t VALUES (4, 'd')"), "",
+	       "the application writes again");
+	is_int(ops->unfence(cap, NULL, &err), 0, "unfence again: harmless");
+	ok(pass(cap, &cursor, 1, 1), "and is captured");
+	is_int(ops->fence(cap, "m", &err), 0, "fence once more");
+	is_int(ops->remove(cap, &report, &err), 0, "remove");
+	is_int(ferry_objects(app), 0, "remove takes the fence too");
+	ferry_buf_free(&report);
+	ops->close(cap);
+	sqlite3_close(app);
+	ferry_error_clear(&err);
+}
+
 /* Format 2 (plain seq kept by the trigger _ferry_seq), as an earlier
  * ferry made it, still reads, releases, checks its trigger and removes. */
 static void test_format2(void)
@@ -1802,6 +1876,7 @@ int main(void)
 	test_seq_never_reused();
 	test_format2();
 	test_format1();
+	test_fence();
 	test_snapshot();
 	test_remove();
 	test_added_column();
