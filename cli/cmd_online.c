@@ -130,6 +130,43 @@ int cli_cmd_replay(const cli_command *cmd, cli_args *args)
 	return run_online(cmd, args, ferry_online_replay);
 }
 
+/* A number of seconds for option name, or -1 after saying why not. */
+static double seconds_option(const cli_command *cmd, cli_args *args,
+                             const char *name, double fallback)
+{
+	const char *text = cli_option_value(cmd, args, name);
+	if (!text)
+		return fallback;
+	char *end;
+	double v = strtod(text, &end);
+	if (*end || end == text || !(v >= 0) || v > 1e9) {
+		cli_error("--%s must be a number of seconds, not '%s'\nTry 'ferry "
+		          "%s --help'.", name, text, cmd->name);
+		return -1;
+	}
+	return v;
+}
+
+int cli_cmd_cutover(const cli_command *cmd, cli_args *args)
+{
+	ferry_online_options o = {0};
+	ferry_cutover_options co = {0};
+	ferry_online_counts c = {0};
+	ferry_error err = FERRY_ERROR_INIT;
+	o.dir = args->dir;
+	o.stop = &stop_requested;
+	o.log = log_line;
+	co.max_lag_s = seconds_option(cmd, args, "max-lag", 5);
+	co.timeout_s = seconds_option(cmd, args, "timeout", 0);
+	if (co.max_lag_s < 0 || co.timeout_s < 0)
+		return FERRY_EXIT_USAGE;
+	co.hook = cli_option_value(cmd, args, "hook");
+	co.abort = cli_option_value(cmd, args, "abort") != NULL;
+	catch_stop_signals();
+	int rc = ferry_online_cutover(&o, &co, &c, &err);
+	return rc < 0 ? fail(&err) : FERRY_EXIT_OK;
+}
+
 int cli_cmd_status(const cli_command *cmd, cli_args *args)
 {
 	ferry_online_status s;

@@ -95,10 +95,14 @@ const cli_command cli_commands[] = {
 	 "Compares the source, transformed by the plan, with the target by "
 	 "chunked checksums.  Exit 3 when they differ.",
 	 0, 0, verify_options, NULL},
-	{"cutover", "", "fence writes, drain, verify, switch, reverse",
-	 "Fences writes on the source, drains the journal, verifies, runs the "
-	 "hook and starts the reverse stream.",
-	 0, 0, cutover_options, NULL},
+	{"cutover", "", "fence writes, drain, switch (docs/cutover.md)",
+	 "Catches up, fences the application's writes on the source, drains "
+	 "the journal into the target and runs the hook that switches the "
+	 "application; each step is printed with its duration.  Resumable: "
+	 "run it again after a crash, or --abort to unfence.  A failure "
+	 "before the switch unfences the source.  Not built yet: the verify "
+	 "step and the reverse stream.",
+	 0, 0, cutover_options, cli_cmd_cutover},
 	{"rollback", "", "drain the reverse stream, switch back",
 	 "After a cutover: fences the new primary, drains the reverse stream "
 	 "into the old database and switches back.",

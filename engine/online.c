@@ -14,7 +14,9 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1225,6 +1227,231 @@ int ferry_online_replay(const ferry_online_options *o, ferry_online_counts *c,
 		rc = need_streaming(&on, err);
 	if (rc == 0)
 		rc = with_reconnect(&on, replay_step, err);
+	return finish(&on, rc);
+}
+
+/* ---- cutover (docs/cutover.md) ------------------------------------- */
+
+/* A crash injection point for tests: FERRY_TEST_CRASH_AT=<step> makes
+ * the process die by SIGKILL once that step's work is done and
+ * recorded, as a kill -9 at that moment would. */
+static void crash_point(const char *step)
+{
+	const char *at = getenv("FERRY_TEST_CRASH_AT");
+	if (at && strcmp(at, step) == 0)
+		raise(SIGKILL);
+}
+
+static double seconds_since(int64_t t0)
+{
+	return (double)(now_us() - t0) / 1e6;
+}
+
+static int set_step(online *on, const char *step, ferry_error *err)
+{
+	return ferry_state_set(on->state, "cutover.step", step, err);
+}
+
+/* Runs the hook with sh -c, the migration in its environment. */
+static int run_hook(online *on, const char *hook, ferry_error *err)
+{
+	setenv("FERRY_MIGRATION", on->id, 1);
+	setenv("FERRY_SOURCE", on->src_uri.redacted, 1);
+	setenv("FERRY_TARGET", on->dst_uri.redacted, 1);
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid < 0)
+		return ferry_error_set(err, FERRY_ERROR, "could not run the hook: "
+		                       "%s", strerror(errno));
+	if (pid == 0) {
+		execl("/bin/sh", "sh", "-c", hook, (char *)NULL);
+		_exit(127);
+	}
+	int status = 0;
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return ferry_error_set(err, FERRY_ERROR, "could not wait for "
+			                       "the hook: %s", strerror(errno));
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return 0;
+	if (WIFEXITED(status))
+		return ferry_error_set(err, FERRY_ERROR, "the hook failed (exit "
+		                       "%d): %s", WEXITSTATUS(status), hook);
+	return ferry_error_set(err, FERRY_ERROR, "the hook was killed by "
+	                       "signal %d: %s", WTERMSIG(status), hook);
+}
+
+/* Takes the fence away after a failure before the switch; the error
+ * says whether the source is writable again. */
+static int unfence_after(online *on, int rc, ferry_error *err)
+{
+	ferry_error undo = FERRY_ERROR_INIT;
+	char *cause = ferry_strdup(ferry_error_message(err));
+	int urc = on->cops->unfence(on->cap, NULL, &undo);
+	if (urc == 0)
+		urc = ferry_state_set(on->state, "cutover.step", "", &undo);
+	if (urc == 0)
+		ferry_error_set(err, rc, "%s; the cutover stopped and the source "
+		                "was unfenced: the application can write to it "
+		                "again", cause ? cause : "");
+	else
+		ferry_error_set(err, rc, "%s; the cutover stopped, and the source "
+		                "is STILL FENCED (%s): run ferry cutover --abort",
+		                cause ? cause : "", ferry_error_message(&undo));
+	ferry_free(cause);
+	ferry_error_clear(&undo);
+	return rc;
+}
+
+static bool past(int64_t deadline)
+{
+	return deadline && now_us() > deadline;
+}
+
+static int cutover_abort(online *on, ferry_error *err)
+{
+	char *step = NULL;
+	int rc = ferry_state_get(on->state, "cutover.step", &step, NULL) == 0
+	             ? 0 : 1;
+	if (rc == 0 && strcmp(step, "cut-over") == 0) {
+		ferry_free(step);
+		return ferry_error_set(err, FERRY_EINVAL, "the cutover is done: "
+		                       "the application writes to the target now; "
+		                       "ferry rollback is the way back");
+	}
+	ferry_free(step);
+	ferry_buf report = FERRY_BUF_INIT;
+	rc = on->cops->unfence(on->cap, &report, err);
+	if (rc == 0)
+		rc = set_step(on, "", err);
+	if (rc == 0)
+		say(on, "cutover aborted: the source is not fenced%s",
+		    report.len ? " (fence removed)" : "");
+	ferry_buf_free(&report);
+	return rc;
+}
+
+static int cutover_run(online *on, const ferry_cutover_options *co,
+                       ferry_error *err)
+{
+	if (!on->cops->fence)
+		return ferry_error_set(err, FERRY_EUNSUPPORTED, "cannot fence a "
+		                       "%s source yet: cutover needs a write fence",
+		                       ferry_uri_kind_name(on->src_uri.kind));
+	char *step = NULL;
+	if (ferry_state_get(on->state, "cutover.step", &step, NULL) < 0 ||
+	    !step) {
+		ferry_free(step);
+		step = ferry_strdup("");
+		if (!step)
+			return ferry_error_oom(err);
+	}
+	if (strcmp(step, "cut-over") == 0) {
+		ferry_free(step);
+		return ferry_error_set(err, FERRY_EINVAL, "the cutover is done "
+		                       "already: the application writes to the "
+		                       "target; ferry rollback is the way back");
+	}
+	bool resumed = *step != 0;
+	ferry_free(step);
+	int64_t deadline = co->timeout_s > 0
+	                       ? now_us() + (int64_t)(co->timeout_s * 1e6) : 0;
+	int rc = 0;
+	int64_t t0 = now_us();
+	if (resumed)
+		say(on, "resuming a cutover that did not finish: fencing again "
+		    "and draining");
+	else {
+		/* catch up before fencing, so the fence is held briefly */
+		rc = set_step(on, "catch-up", err);
+		if (rc == 0)
+			rc = run_passes(on, true, true, err);
+		if (rc == 0 && stopped(on))
+			rc = ferry_error_set(err, FERRY_ERROR, "the cutover was "
+			                     "interrupted while catching up; the "
+			                     "source was not fenced");
+		if (rc == 0 && past(deadline))
+			rc = ferry_error_set(err, FERRY_ERROR, "the cutover timed "
+			                     "out catching up (--timeout %g s)",
+			                     co->timeout_s);
+		if (rc < 0)
+			return rc;
+		say(on, "catch-up  %8.3f s  lag at most %g s", seconds_since(t0),
+		    co->max_lag_s);
+		crash_point("catch-up");
+	}
+	t0 = now_us();
+	ferry_buf message = FERRY_BUF_INIT;
+	ferry_buf_printf(&message, "migration %s is cutting over to %s: write "
+	                 "to the new database", on->id, on->dst_uri.redacted);
+	rc = set_step(on, "fence", err);
+	if (rc == 0)
+		rc = ferry_buf_cstr(&message)
+		         ? on->cops->fence(on->cap, ferry_buf_cstr(&message), err)
+		         : ferry_error_oom(err);
+	ferry_buf_free(&message);
+	if (rc < 0)
+		return unfence_after(on, rc, err);
+	int64_t fenced_at = now_us();
+	say(on, "fence     %8.3f s  the source refuses the application's "
+	    "writes", seconds_since(t0));
+	crash_point("fence");
+
+	t0 = now_us();
+	rc = set_step(on, "drain", err);
+	if (rc == 0)
+		rc = run_passes(on, true, true, err);
+	if (rc == 0 && stopped(on))
+		rc = ferry_error_set(err, FERRY_ERROR, "the cutover was "
+		                     "interrupted");
+	if (rc == 0 && past(deadline))
+		rc = ferry_error_set(err, FERRY_ERROR, "the cutover timed out "
+		                     "draining (--timeout %g s)", co->timeout_s);
+	if (rc < 0)
+		return unfence_after(on, rc, err);
+	say(on, "drain     %8.3f s  every change is applied",
+	    seconds_since(t0));
+	crash_point("drain");
+
+	t0 = now_us();
+	rc = set_step(on, "switch", err);
+	if (rc == 0 && co->hook)
+		rc = run_hook(on, co->hook, err);
+	if (rc == 0 && past(deadline))
+		rc = ferry_error_set(err, FERRY_ERROR, "the cutover timed out "
+		                     "in the hook (--timeout %g s)", co->timeout_s);
+	if (rc < 0)
+		return unfence_after(on, rc, err);
+	say(on, "switch    %8.3f s  %s", seconds_since(t0),
+	    co->hook ? "the hook succeeded" : "no --hook: switch the "
+	    "application to the target yourself now");
+	crash_point("switch");
+
+	char held[64], at[32];
+	snprintf(held, sizeof held, "%.3f", seconds_since(fenced_at));
+	snprintf(at, sizeof at, "%lld", (long long)(now_us() / 1000000));
+	rc = ferry_state_set(on->state, "cutover.fence_held_s", held, err);
+	if (rc == 0)
+		rc = ferry_state_set(on->state, "cutover.at", at, err);
+	if (rc == 0)
+		rc = set_step(on, "cut-over", err);
+	if (rc == 0)
+		say(on, "cut over: the target is the primary; the source stays "
+		    "fenced (held %s s%s before the switch)", held,
+		    resumed ? " in this run" : "");
+	return rc;
+}
+
+int ferry_online_cutover(const ferry_online_options *o,
+                         const ferry_cutover_options *co,
+                         ferry_online_counts *c, ferry_error *err)
+{
+	online on;
+	int rc = start(&on, o, c, "cutover", err);
+	if (rc == 0)
+		rc = need_streaming(&on, err);
+	if (rc == 0)
+		rc = co->abort ? cutover_abort(&on, err) : cutover_run(&on, co, err);
 	return finish(&on, rc);
 }
 

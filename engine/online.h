@@ -89,6 +89,24 @@ int ferry_online_get_status(const char *dir, ferry_online_status *out,
                             ferry_error *err);
 void ferry_online_status_free(ferry_online_status *s);
 
+/* What ferry cutover was asked (docs/cutover.md). */
+typedef struct ferry_cutover_options {
+	double max_lag_s;   /* fence only once the lag is at most this */
+	double timeout_s;   /* 0: none; past it before the switch: unfence */
+	const char *hook;   /* the switch, run with sh -c; may be NULL */
+	bool abort;         /* abandon a cutover in progress, unfence */
+} ferry_cutover_options;
+
+/*
+ * Runs (or, after a crash, resumes) the cutover state machine: catch up,
+ * fence the source, drain, switch (the hook), record the cutover.  Each
+ * step is said through o->log with its duration.  A failure before the
+ * switch unfences the source and says so.
+ */
+int ferry_online_cutover(const ferry_online_options *o,
+                         const ferry_cutover_options *co,
+                         ferry_online_counts *c, ferry_error *err);
+
 /* Removes capture objects from the source and the checkpoint from the
  * target, one report line per thing removed. */
 int ferry_online_clean(const char *dir, ferry_buf *report, ferry_error *err);

@@ -516,6 +516,23 @@ static int check_exprs(sqlite3 *db, const ferry_spec *spec,
 	return rc;
 }
 
+/* Keeps the `down` expressions by source column, for the inverse. */
+static int keep_downs(ferry_plan_table *pt, const ferry_spec_table *st,
+                      ferry_error *err)
+{
+	if (st->ndowns == 0)
+		return 0;
+	pt->downs = ferry_calloc(pt->source->ncolumns, sizeof *pt->downs);
+	if (!pt->downs)
+		return ferry_error_oom(err);
+	for (size_t i = 0; i < st->ndowns; i++) {
+		int c = ferry_table_column_index(pt->source, st->downs[i].column);
+		if (c >= 0 && !(pt->downs[c] = ferry_strdup(st->downs[i].expr)))
+			return ferry_error_oom(err);
+	}
+	return 0;
+}
+
 static int plan_table(ferry_plan *plan, ferry_plan_table *pt,
                       const ferry_spec *spec, const ferry_spec_table *st,
                       sqlite3 *db, ferry_error *err)
@@ -557,6 +574,8 @@ static int plan_table(ferry_plan *plan, ferry_plan_table *pt,
 	}
 	if (rc == 0 && st)
 		rc = check_exprs(db, spec, st, pt, err);
+	if (rc == 0 && st)
+		rc = keep_downs(pt, st, err);
 	return rc;
 }
 
@@ -801,6 +820,8 @@ void ferry_plan_free(ferry_plan *plan)
 		free_strings(pt->exprs, pt->nexprs);
 		free_strings(pt->notes, pt->nnotes);
 		ferry_free(pt->where);
+		if (pt->downs)
+			free_strings(pt->downs, pt->source->ncolumns);
 	}
 	ferry_free(plan->tables);
 	free_strings(plan->warnings, plan->nwarnings);

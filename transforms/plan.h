@@ -39,6 +39,10 @@ typedef struct ferry_plan_table {
 	char **notes;               /* lossy or irreversible parts, readable */
 	uint32_t nnotes;
 	bool irreversible;          /* some target column cannot be undone */
+	char **downs;               /* per source column (source->ncolumns):
+	                               its `down` expression over the target
+	                               row, or NULL; NULL when the spec gives
+	                               none (transforms/inverse.c uses them) */
 } ferry_plan_table;
 
 typedef struct ferry_plan {
