@@ -40,6 +40,7 @@ static const cli_option sync_options[] = {
 
 static const cli_option verify_options[] = {
 	{"table", 't', "TABLE", "verify only this table"},
+	{"wait", 0, "SECONDS", "longest wait for the replay to drain (default 30)"},
 	{NULL, 0, NULL, NULL},
 };
 
@@ -93,15 +94,19 @@ const cli_command cli_commands[] = {
 	 0, 0, no_options, cli_cmd_status},
 	{"verify", "", "compare source (transformed) with target",
 	 "Compares the source, transformed by the plan, with the target by "
-	 "chunked checksums.  Exit 3 when they differ.",
-	 0, 0, verify_options, NULL},
-	{"cutover", "", "fence writes, drain, switch (docs/cutover.md)",
+	 "chunked checksums over canonical values, without locking either; "
+	 "lists rows missing, extra or different (with the columns).  Rows "
+	 "found different are checked again once the replay has drained, so "
+	 "changes in flight during a running sync are not reported.  Exit 3 "
+	 "when they differ.",
+	 0, 0, verify_options, cli_cmd_verify},
+	{"cutover", "", "fence writes, drain, verify, switch",
 	 "Catches up, fences the application's writes on the source, drains "
-	 "the journal into the target and runs the hook that switches the "
-	 "application; each step is printed with its duration.  Resumable: "
-	 "run it again after a crash, or --abort to unfence.  A failure "
-	 "before the switch unfences the source.  Not built yet: the verify "
-	 "step and the reverse stream.",
+	 "the journal into the target, verifies and runs the hook that "
+	 "switches the application; each step is printed with its duration.  "
+	 "Resumable: run it again after a crash, or --abort to unfence.  A "
+	 "failure before the switch unfences the source.  Not built yet: the "
+	 "reverse stream.",
 	 0, 0, cutover_options, cli_cmd_cutover},
 	{"rollback", "", "drain the reverse stream, switch back",
 	 "After a cutover: fences the new primary, drains the reverse stream "

@@ -25,6 +25,7 @@
 #include "engine/journal.h"
 #include "engine/registry.h"
 #include "engine/state.h"
+#include "engine/verify.h"
 
 typedef struct online {
 	const ferry_online_options *o;
@@ -1412,6 +1413,32 @@ static int cutover_run(online *on, const ferry_cutover_options *co,
 	say(on, "drain     %8.3f s  every change is applied",
 	    seconds_since(t0));
 	crash_point("drain");
+
+	/* with the source fenced and everything applied, the two sides must
+	 * be equal: the last moment a difference can still be backed out */
+	t0 = now_us();
+	rc = set_step(on, "verify", err);
+	ferry_verify_options vo = {0};
+	ferry_verify_report vr;
+	memset(&vr, 0, sizeof vr);
+	vo.dir = on->o->dir;
+	vo.wait_seconds = 5;
+	if (rc == 0)
+		rc = ferry_verify(&vo, &vr, err);
+	if (rc == 0 && vr.differences > 0)
+		rc = ferry_error_set(err, FERRY_ERROR, "verify found %lld "
+		                     "differences between the source and the "
+		                     "target (ferry verify lists them)",
+		                     (long long)vr.differences);
+	int64_t verified_rows = 0;
+	for (uint32_t i = 0; i < vr.ntables; i++)
+		verified_rows += vr.tables[i].target_rows;
+	ferry_verify_report_free(&vr);
+	if (rc < 0)
+		return unfence_after(on, rc, err);
+	say(on, "verify    %8.3f s  %lld rows equal on both sides",
+	    seconds_since(t0), (long long)verified_rows);
+	crash_point("verify");
 
 	t0 = now_us();
 	rc = set_step(on, "switch", err);

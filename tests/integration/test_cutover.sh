@@ -1,7 +1,7 @@
 #!/bin/sh
 # ferry cutover, SQLite -> SQLite (docs/cutover.md): catch up, fence the
 # source (the application's writes fail with ferry's message), drain,
-# run the hook, record the cutover.  Then a cutover killed (SIGKILL, at
+# verify, run the hook, record the cutover.  Then a cutover killed (SIGKILL, at
 # the injection point FERRY_TEST_CRASH_AT) after each step: the re-run
 # finishes it, or --abort unfences; the source is never left fenced
 # without a message saying so; a failing hook unfences.
@@ -30,7 +30,7 @@ ok $? "a migration, snapshot taken"
 app_write "$tmp/main.db" 1001 >/dev/null
 run_ferry --dir "$tmp/main" cutover --hook "echo switched \$FERRY_MIGRATION > '$tmp/hook.out'"
 is "$FERRY_RC" 0 "cutover exits 0 ($FERRY_ERR)"
-for s in catch-up fence drain switch "cut over"; do
+for s in catch-up fence drain verify switch "cut over"; do
 	contains "$FERRY_ERR" "ferry: $s" "it prints the step: $s"
 done
 contains "$(cat "$tmp/hook.out")" "switched " "the hook ran, with the migration in its environment"
@@ -55,8 +55,19 @@ contains "$FERRY_ERR" "the hook failed (exit 3)" "naming the hook's exit"
 contains "$FERRY_ERR" "the source was unfenced" "and saying the source was unfenced"
 is "$(app_write "$tmp/hook.db" 1003)" "" "the application writes to the source again"
 
+# a target that differs from the source: verify stops the cutover
+fresh differ
+q "$tmp/differ.out.db" "delete from items where id = 7" >/dev/null
+run_ferry --dir "$tmp/differ" cutover --hook "touch '$tmp/differ.hook'"
+is "$FERRY_RC" 1 "a difference found by verify fails the cutover"
+contains "$FERRY_ERR" "verify found 1 differences" "saying how many"
+contains "$FERRY_ERR" "the source was unfenced" "and that the source was unfenced"
+[ ! -e "$tmp/differ.hook" ]
+ok $? "the hook did not run"
+is "$(app_write "$tmp/differ.db" 1008)" "" "the application writes to the source again"
+
 # killed after each step, then run again: it finishes, exactly
-for step in catch-up fence drain switch; do
+for step in catch-up fence drain verify switch; do
 	fresh "k$step"
 	app_write "$tmp/k$step.db" 1004 >/dev/null
 	FERRY_TEST_CRASH_AT=$step "$FERRY" --quiet --dir "$tmp/k$step" cutover --hook "true" 2>/dev/null
