@@ -1353,7 +1353,8 @@ static int cutover_run(online *on, const ferry_cutover_options *co,
 		                       "already: the application writes to the "
 		                       "target; ferry rollback is the way back");
 	}
-	bool resumed = *step != 0;
+	/* a cutover killed while catching up had not fenced: start over */
+	bool resumed = *step != 0 && strcmp(step, "catch-up") != 0;
 	ferry_free(step);
 	int64_t deadline = co->timeout_s > 0
 	                       ? now_us() + (int64_t)(co->timeout_s * 1e6) : 0;
