@@ -18,4 +18,14 @@
  */
 int ferry_sqlite_column_value(sqlite3_stmt *st, int i, ferry_value *v);
 
+/*
+ * Binds v as parameter i with its own storage class: NULL, INTEGER,
+ * REAL, a bool as 0/1, BLOB (an empty one as a zero-length blob, not
+ * NULL), numeric, text and json as TEXT; dates, timestamps and uuids as
+ * their text form (copied).  Other payloads are borrowed
+ * (SQLITE_STATIC): v must outlive the statement's next step.  Returns
+ * SQLite's code.
+ */
+int ferry_sqlite_bind_value(sqlite3_stmt *st, int i, const ferry_value *v);
+
 #endif

@@ -561,48 +561,13 @@ static int inverse_mapper_open(ferry_mapper **out, const ferry_transform *t,
 	return 0;
 }
 
-/* Binds one target value as plan.c binds source values for `up`: its
- * own storage class; dates, timestamps and uuids as their text. */
-static int bind_value(sqlite3_stmt *st, int i, const ferry_value *v)
-{
-	ferry_buf text = FERRY_BUF_INIT;
-	int rc;
-	switch (v->type) {
-	case FERRY_NULL:
-		return sqlite3_bind_null(st, i);
-	case FERRY_INT:
-		return sqlite3_bind_int64(st, i, v->u.i);
-	case FERRY_FLOAT:
-		return sqlite3_bind_double(st, i, v->u.f);
-	case FERRY_BOOL:
-		return sqlite3_bind_int(st, i, v->u.b);
-	case FERRY_BLOB:
-		if (v->u.s.len == 0)
-			return sqlite3_bind_zeroblob(st, i, 0);
-		return sqlite3_bind_blob64(st, i, v->u.s.ptr, v->u.s.len,
-		                           SQLITE_STATIC);
-	case FERRY_NUMERIC:
-	case FERRY_TEXT:
-	case FERRY_JSON:
-		return sqlite3_bind_text64(st, i, v->u.s.len ? v->u.s.ptr : "",
-		                           v->u.s.len, SQLITE_STATIC, SQLITE_UTF8);
-	default:
-		ferry_value_format(v, &text, 0);
-		rc = ferry_buf_failed(&text)
-		         ? SQLITE_NOMEM
-		         : sqlite3_bind_text(st, i, (char *)text.data, (int)text.len,
-		                             SQLITE_TRANSIENT);
-		ferry_buf_free(&text);
-		return rc;
-	}
-}
-
 /* Runs the downs over the target row: 0, FERRY_EREJECT (why) or <0. */
 static int eval_downs(ferry_mapper *m, const ferry_row *src, ferry_error *err)
 {
 	sqlite3_reset(m->stmt);
 	for (uint32_t i = 0; i < src->ncols; i++) {
-		int rc = bind_value(m->stmt, (int)i + 1, &src->values[i]);
+		int rc = ferry_sqlite_bind_value(m->stmt, (int)i + 1,
+		                                 &src->values[i]);
 		if (rc == SQLITE_NOMEM)
 			return ferry_error_oom(err);
 		if (rc != SQLITE_OK)

@@ -995,48 +995,13 @@ void ferry_mapper_close(ferry_mapper *m)
 	ferry_free(m);
 }
 
-/* Binds one source value with its own storage class. */
-static int bind_value(ferry_mapper *m, int i, const ferry_value *v)
-{
-	sqlite3_stmt *st = m->stmt;
-	ferry_buf text = FERRY_BUF_INIT;
-	int rc;
-	switch (v->type) {
-	case FERRY_NULL:
-		return sqlite3_bind_null(st, i);
-	case FERRY_INT:
-		return sqlite3_bind_int64(st, i, v->u.i);
-	case FERRY_FLOAT:
-		return sqlite3_bind_double(st, i, v->u.f);
-	case FERRY_BOOL:
-		return sqlite3_bind_int(st, i, v->u.b);
-	case FERRY_BLOB:
-		if (v->u.s.len == 0)
-			return sqlite3_bind_zeroblob(st, i, 0);
-		return sqlite3_bind_blob64(st, i, v->u.s.ptr, v->u.s.len,
-		                           SQLITE_STATIC);
-	case FERRY_NUMERIC:
-	case FERRY_TEXT:
-	case FERRY_JSON:
-		return sqlite3_bind_text64(st, i, v->u.s.len ? v->u.s.ptr : "",
-		                           v->u.s.len, SQLITE_STATIC, SQLITE_UTF8);
-	default: /* dates, timestamps, uuids: their text form */
-		ferry_value_format(v, &text, 0);
-		rc = ferry_buf_failed(&text)
-		         ? SQLITE_NOMEM
-		         : sqlite3_bind_text(st, i, (char *)text.data, (int)text.len,
-		                             SQLITE_TRANSIENT);
-		ferry_buf_free(&text);
-		return rc;
-	}
-}
-
 /* Runs the table's statement for src: 1 keep, 0 filtered out, <0 error. */
 static int eval_exprs(ferry_mapper *m, const ferry_row *src, ferry_error *err)
 {
 	sqlite3_reset(m->stmt);
 	for (uint32_t i = 0; i < src->ncols; i++)
-		if (bind_value(m, (int)i + 1, &src->values[i]) != SQLITE_OK)
+		if (ferry_sqlite_bind_value(m->stmt, (int)i + 1, &src->values[i]) !=
+		    SQLITE_OK)
 			return ferry_error_set(err, FERRY_ERROR,
 			                       "table \"%s\": could not bind a value: %s",
 			                       m->table->source->name,
