@@ -136,26 +136,12 @@ static int open_journal(online *on, bool read_only, ferry_error *err)
 
 static int load_settings(online *on, ferry_error *err)
 {
-	ferry_buf path = FERRY_BUF_INIT;
-	path_in(&path, on->o->dir, "ferry.db");
-	bool exists = !ferry_buf_failed(&path) &&
-	              access(ferry_buf_cstr(&path), F_OK) == 0;
-	ferry_buf_free(&path);
-	if (!exists)
-		return ferry_error_set(err, FERRY_ENOTFOUND,
-		                       "no migration in \"%s\": run ferry init "
-		                       "SOURCE TARGET first (or give --dir)",
-		                       on->o->dir);
-	int rc = ferry_state_open(&on->state, on->o->dir, err);
-	if (rc == 0)
-		rc = ferry_state_get(on->state, "migration.id", &on->id, err);
-	if (rc == 0)
-		rc = ferry_state_get(on->state, "migration.source", &on->source, err);
-	if (rc == 0)
-		rc = ferry_state_get(on->state, "migration.target", &on->target, err);
-	if (rc == 0 &&
-	    ferry_state_get(on->state, "migration.spec", &on->spec, NULL) < 0)
-		on->spec = NULL; /* no spec: every table as it is */
+	ferry_migration_settings m;
+	int rc = ferry_state_open_migration(on->o->dir, &on->state, &m, err);
+	on->id = m.id;
+	on->source = m.source;
+	on->target = m.target;
+	on->spec = m.spec;
 	return rc;
 }
 

@@ -266,3 +266,31 @@ int ferry_state_reject_count(ferry_state *st, int64_t *count, ferry_error *err)
 	pthread_mutex_unlock(&st->lock);
 	return rc == SQLITE_ROW ? 0 : rc < 0 ? rc : FERRY_ERROR;
 }
+
+int ferry_state_open_migration(const char *dir, ferry_state **st,
+                               ferry_migration_settings *out,
+                               ferry_error *err)
+{
+	memset(out, 0, sizeof *out);
+	*st = NULL;
+	ferry_buf path = FERRY_BUF_INIT;
+	ferry_buf_printf(&path, "%s/ferry.db", dir);
+	bool exists = !ferry_buf_failed(&path) &&
+	              access(ferry_buf_cstr(&path), F_OK) == 0;
+	ferry_buf_free(&path);
+	if (!exists)
+		return ferry_error_set(err, FERRY_ENOTFOUND,
+		                       "no migration in \"%s\": run ferry init "
+		                       "SOURCE TARGET first (or give --dir)", dir);
+	int rc = ferry_state_open(st, dir, err);
+	if (rc == 0)
+		rc = ferry_state_get(*st, "migration.id", &out->id, err);
+	if (rc == 0)
+		rc = ferry_state_get(*st, "migration.source", &out->source, err);
+	if (rc == 0)
+		rc = ferry_state_get(*st, "migration.target", &out->target, err);
+	if (rc == 0 && ferry_state_get(*st, "migration.spec", &out->spec,
+	                               NULL) < 0)
+		out->spec = NULL; /* no spec: every table as it is */
+	return rc;
+}

@@ -50,6 +50,18 @@ int ferry_state_set(ferry_state *st, const char *key, const char *value,
 int ferry_state_get(ferry_state *st, const char *key, char **value,
                     ferry_error *err);
 
+/* An online migration's directory: opens its ferry.db and reads what
+ * ferry init recorded (*spec NULL without a spec); the caller frees the
+ * strings and closes *st, also after a failure.  FERRY_ENOTFOUND, saying
+ * to run ferry init, when dir holds no migration. */
+typedef struct ferry_migration_settings {
+	char *id, *source, *target, *spec;
+} ferry_migration_settings;
+
+int ferry_state_open_migration(const char *dir, ferry_state **st,
+                               ferry_migration_settings *out,
+                               ferry_error *err);
+
 /* Rejects recorded in all runs. */
 int ferry_state_reject_count(ferry_state *st, int64_t *count, ferry_error *err);
 

@@ -61,26 +61,12 @@ typedef struct verifier {
 
 static int load_settings(verifier *v, ferry_error *err)
 {
-	ferry_buf path = FERRY_BUF_INIT;
-	ferry_buf_printf(&path, "%s/ferry.db", v->o->dir);
-	bool exists = !ferry_buf_failed(&path) &&
-	              access(ferry_buf_cstr(&path), F_OK) == 0;
-	ferry_buf_free(&path);
-	if (!exists)
-		return ferry_error_set(err, FERRY_ENOTFOUND,
-		                       "no migration in \"%s\": run ferry init "
-		                       "SOURCE TARGET first (or give --dir)",
-		                       v->o->dir);
-	int rc = ferry_state_open(&v->state, v->o->dir, err);
-	if (rc == 0)
-		rc = ferry_state_get(v->state, "migration.id", &v->id, err);
-	if (rc == 0)
-		rc = ferry_state_get(v->state, "migration.source", &v->source, err);
-	if (rc == 0)
-		rc = ferry_state_get(v->state, "migration.target", &v->target, err);
-	if (rc == 0 &&
-	    ferry_state_get(v->state, "migration.spec", &v->spec, NULL) < 0)
-		v->spec = NULL; /* no spec: every table as it is */
+	ferry_migration_settings m;
+	int rc = ferry_state_open_migration(v->o->dir, &v->state, &m, err);
+	v->id = m.id;
+	v->source = m.source;
+	v->target = m.target;
+	v->spec = m.spec;
 	return rc;
 }
 

@@ -64,4 +64,14 @@ contains "$FERRY_ERR" "not implemented" "an unimplemented command says so plainl
 run_ferry migrate --dir=/x --quiet -q
 is "$FERRY_RC" 1 "trailing globals are accepted"
 
+# A directory without a migration: every command that needs one says so.
+nomig=$(mktemp -d)
+for c in sync capture replay verify cutover; do
+	run_ferry --dir "$nomig/none" "$c"
+	is "$FERRY_RC" 1 "$c without a migration exits 1"
+	contains "$FERRY_ERR" "no migration in \"$nomig/none\": run ferry init SOURCE TARGET first" \
+		"$c says there is no migration and what to run"
+done
+rm -rf "$nomig"
+
 done_testing
