@@ -64,6 +64,12 @@ contains "$FERRY_ERR" "not implemented" "an unimplemented command says so plainl
 run_ferry migrate --dir=/x --quiet -q
 is "$FERRY_RC" 1 "trailing globals are accepted"
 
+run_ferry cutover --timeout soon
+is "$FERRY_RC" 2 "cutover --timeout that is not a number exits 2"
+contains "$FERRY_ERR" "--timeout must be a number of seconds, not 'soon'" "saying what it wants"
+run_ferry cutover --max-lag -1
+is "$FERRY_RC" 2 "a negative --max-lag exits 2"
+
 # A directory without a migration: every command that needs one says so.
 nomig=$(mktemp -d)
 for c in sync capture replay verify cutover; do

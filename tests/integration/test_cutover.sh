@@ -66,6 +66,13 @@ contains "$FERRY_ERR" "the source was unfenced" "and that the source was unfence
 ok $? "the hook did not run"
 is "$(app_write "$tmp/differ.db" 1008)" "" "the application writes to the source again"
 
+# a timeout passed while catching up: nothing was fenced
+fresh timeout
+run_ferry --dir "$tmp/timeout" cutover --timeout 0.000001
+is "$FERRY_RC" 1 "a cutover past its --timeout fails"
+contains "$FERRY_ERR" "timed out catching up (--timeout 1e-06 s)" "saying where it timed out"
+is "$(app_write "$tmp/timeout.db" 1009)" "" "and the source was never fenced"
+
 # killed after each step, then run again: it finishes, exactly
 for step in catch-up fence drain verify switch; do
 	fresh "k$step"

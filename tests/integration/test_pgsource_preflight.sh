@@ -74,4 +74,17 @@ restart_with -c wal_level=logical
 run_ferry --dir "$tmp/m4" clean
 is "$FERRY_RC" 0 "clean once the source is back"
 is "$(slots)" "0" "drops the slot"
+
+# a target role that may not use replication origins: told once, the
+# migration goes on (only a cutover's reverse stream needs the origin)
+pg "grant create on schema public to plain" >/dev/null
+sqlite3 "$tmp/app.db" "create table notes (id integer primary key, body text); insert into notes values (1, 'a')"
+run_ferry --dir "$tmp/m5" init "$tmp/app.db" "$plain_uri"
+is "$FERRY_RC" 0 "init SQLite -> PostgreSQL as a role without superuser ($FERRY_ERR)"
+run_ferry --dir "$tmp/m5" sync
+is "$FERRY_RC" 0 "sync goes on without the origin ($FERRY_ERR)"
+contains "$FERRY_ERR" "the role may not use replication origins" "and warns that ferry's writes are not marked"
+contains "$FERRY_ERR" "GRANT EXECUTE ON FUNCTION pg_replication_origin_create(text)" "saying what to grant"
+is "$(printf '%s\n' "$FERRY_ERR" | grep -c 'may not use replication origins')" "1" "once per run"
+is "$(pg "select count(*) from notes")" "1" "the row arrived"
 done_testing
