@@ -1767,12 +1767,16 @@ static int cap_fence(ferry_capture *cap, const char *message,
 {
 	static const char what[] = "could not fence SQLite database";
 	names tables = {0};
+	int cookie;
+	bool seen;
 	int rc = idle(cap, what, err);
 	if (rc == 0)
 		rc = begin(cap, true, what, err);
 	if (rc != 0)
 		return rc;
-	rc = query_names(cap, "SELECT DISTINCT tbl FROM _ferry_columns"
+	rc = schema_unchanged(cap, &cookie, &seen, err);
+	if (rc == 0)
+		rc = query_names(cap, "SELECT DISTINCT tbl FROM _ferry_columns"
 	                 " ORDER BY tbl", NULL, &tables, err);
 	for (uint32_t t = 0; rc == 0 && t < tables.n; t++) {
 		for (int op = 0; rc == 0 && op < 3; op++) {
@@ -1805,7 +1809,9 @@ static int cap_fence(ferry_capture *cap, const char *message,
 		rc = run(cap, "INSERT OR IGNORE INTO _ferry_meta (key, value)"
 		         " VALUES ('fenced', strftime('%Y-%m-%dT%H:%M:%fZ'))",
 		         what, err);
-	if (rc == 0)
+	/* ferry's own DDL is not a schema change, but one the application
+	 * made before it still has to be found by the next check */
+	if (rc == 0 && seen)
 		rc = store_cookie(cap, err);
 	return finish(cap, rc, what, err);
 }
@@ -1816,12 +1822,16 @@ static int cap_unfence(ferry_capture *cap, ferry_buf *report,
 	static const char what[] = "could not unfence SQLite database";
 	names trig = {0};
 	ferry_buf ignored = FERRY_BUF_INIT;
+	int cookie;
+	bool seen;
 	int rc = idle(cap, what, err);
 	if (rc == 0)
 		rc = begin(cap, true, what, err);
 	if (rc != 0)
 		return rc;
-	rc = query_names(cap, FENCE_TRIGGERS, NULL, &trig, err);
+	rc = schema_unchanged(cap, &cookie, &seen, err);
+	if (rc == 0)
+		rc = query_names(cap, FENCE_TRIGGERS, NULL, &trig, err);
 	for (uint32_t i = 0; rc == 0 && i < trig.n; i++)
 		rc = drop_object(cap, "trigger", trig.v[i],
 		                 report ? report : &ignored, err);
@@ -1830,7 +1840,9 @@ static int cap_unfence(ferry_capture *cap, ferry_buf *report,
 	if (rc == 0)
 		rc = run(cap, "DELETE FROM _ferry_meta WHERE key = 'fenced'", what,
 		         err);
-	if (rc == 0)
+	/* ferry's own DDL is not a schema change, but one the application
+	 * made before it still has to be found by the next check */
+	if (rc == 0 && seen)
 		rc = store_cookie(cap, err);
 	return finish(cap, rc, what, err);
 }

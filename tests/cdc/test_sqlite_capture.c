@@ -1020,6 +1020,18 @@ static void test_seq_never_reused(void)
 	ferry_error_clear(&err);
 }
 
+/* Whether check reported column of table as added (not fatal). */
+static int has_added(const ferry_capture_drift *d, const char *table,
+                     const char *column)
+{
+	for (uint32_t i = 0; i < d->nitems; i++)
+		if (d->items[i].kind == FERRY_DRIFT_COLUMN_ADDED &&
+		    strcmp(d->items[i].table, table) == 0 && d->items[i].column &&
+		    strcmp(d->items[i].column, column) == 0)
+			return 1;
+	return 0;
+}
+
 /* The application's error for sql, or "" when it succeeded. */
 static const char *app_error(sqlite3 *db, const char *sql)
 {
@@ -1085,6 +1097,22 @@ static void test_fence(void)
 	       "the application writes again");
 	is_int(ops->unfence(cap, NULL, &err), 0, "unfence again: harmless");
 	ok(pass(cap, &cursor, 1, 1), "and is captured");
+	/* a schema change made just before the fence must still be found:
+	 * the fence's own DDL must not mark the schema as seen */
+	exec_ok(app, "ALTER TABLE t ADD COLUMN z");
+	is_int(ops->fence(cap, "m", &err), 0, "fence after a column was added");
+	ferry_capture_drift d = FERRY_CAPTURE_DRIFT_INIT;
+	is_int(ops->check(cap, &d, &err), 0, "check");
+	ok(has_added(&d, "t", "z"),
+	   "the column added before the fence is reported");
+	ferry_capture_drift_free(&d);
+	is_int(ops->unfence(cap, NULL, &err), 0, "unfence");
+	exec_ok(app, "ALTER TABLE t ADD COLUMN y");
+	is_int(ops->unfence(cap, NULL, &err), 0, "unfence with nothing fenced");
+	is_int(ops->check(cap, &d, &err), 0, "check");
+	ok(has_added(&d, "t", "y"),
+	   "nor does unfence hide a change made before it");
+	ferry_capture_drift_free(&d);
 	is_int(ops->fence(cap, "m", &err), 0, "fence once more");
 	is_int(ops->remove(cap, &report, &err), 0, "remove");
 	is_int(ferry_objects(app), 0, "remove takes the fence too");
