@@ -1242,15 +1242,15 @@ static int set_step(online *on, const char *step, ferry_error *err)
 /* Runs the hook with sh -c, the migration in its environment. */
 static int run_hook(online *on, const char *hook, ferry_error *err)
 {
-	setenv("FERRY_MIGRATION", on->id, 1);
-	setenv("FERRY_SOURCE", on->src_uri.redacted, 1);
-	setenv("FERRY_TARGET", on->dst_uri.redacted, 1);
 	fflush(NULL);
 	pid_t pid = fork();
 	if (pid < 0)
 		return ferry_error_set(err, FERRY_ERROR, "could not run the hook: "
 		                       "%s", strerror(errno));
 	if (pid == 0) {
+		setenv("FERRY_MIGRATION", on->id, 1);
+		setenv("FERRY_SOURCE", on->src_uri.redacted, 1);
+		setenv("FERRY_TARGET", on->dst_uri.redacted, 1);
 		execl("/bin/sh", "sh", "-c", hook, (char *)NULL);
 		_exit(127);
 	}
@@ -1298,17 +1298,15 @@ static bool past(int64_t deadline)
 static int cutover_abort(online *on, ferry_error *err)
 {
 	char *step = NULL;
-	int rc = ferry_state_get(on->state, "cutover.step", &step, NULL) == 0
-	             ? 0 : 1;
-	if (rc == 0 && strcmp(step, "cut-over") == 0) {
-		ferry_free(step);
+	bool done = ferry_state_get(on->state, "cutover.step", &step, NULL) == 0 &&
+	            strcmp(step, "cut-over") == 0;
+	ferry_free(step);
+	if (done)
 		return ferry_error_set(err, FERRY_EINVAL, "the cutover is done: "
 		                       "the application writes to the target now; "
 		                       "ferry rollback is the way back");
-	}
-	ferry_free(step);
 	ferry_buf report = FERRY_BUF_INIT;
-	rc = on->cops->unfence(on->cap, &report, err);
+	int rc = on->cops->unfence(on->cap, &report, err);
 	if (rc == 0)
 		rc = set_step(on, "", err);
 	if (rc == 0)
@@ -1417,9 +1415,21 @@ static int cutover_run(online *on, const ferry_cutover_options *co,
 		                     "differences between the source and the "
 		                     "target (ferry verify lists them)",
 		                     (long long)vr.differences);
-	int64_t verified_rows = 0;
-	for (uint32_t i = 0; i < vr.ntables; i++)
+	/* verify counts rows the target's conversions refused apart, not
+	 * as differences; after the switch they would be missing from the
+	 * primary, so they stop the cutover too */
+	int64_t verified_rows = 0, rejected = 0;
+	for (uint32_t i = 0; i < vr.ntables; i++) {
 		verified_rows += vr.tables[i].target_rows;
+		rejected += vr.tables[i].rejected;
+	}
+	if (rc == 0 && rejected > 0)
+		rc = ferry_error_set(err, FERRY_ERROR, "%lld source rows were "
+		                     "rejected by the plan's conversions and are "
+		                     "not on the target (ferry.db's rejects table "
+		                     "lists them): fix them on the source, or "
+		                     "change the spec, before cutting over",
+		                     (long long)rejected);
 	ferry_verify_report_free(&vr);
 	if (rc < 0)
 		return unfence_after(on, rc, err);

@@ -66,6 +66,18 @@ contains "$FERRY_ERR" "the source was unfenced" "and that the source was unfence
 ok $? "the hook did not run"
 is "$(app_write "$tmp/differ.db" 1008)" "" "the application writes to the source again"
 
+# a row the plan's conversion rejects is not on the target: no cutover
+q "$tmp/reject.db" "create table items (id integer primary key, name text not null, cents integer);
+	insert into items values (1, 'good', 199), (500, 'bad', 'not cents')" >/dev/null
+printf 'tables:\n  items:\n    columns:\n      cents: { type: "numeric(12,2)", divide_by: 100 }\n' >"$tmp/reject.yaml"
+"$FERRY" --quiet --dir "$tmp/reject" init "$tmp/reject.db" "$tmp/reject.out.db" --spec "$tmp/reject.yaml" >/dev/null
+"$FERRY" --quiet --dir "$tmp/reject" sync >/dev/null 2>&1
+is "$(q "$tmp/reject.out.db" "select count(*) from items")" "1" "the rejected row is not on the target"
+run_ferry --dir "$tmp/reject" cutover
+is "$FERRY_RC" 1 "a rejected row stops the cutover"
+contains "$FERRY_ERR" "1 source rows were rejected by the plan's conversions" "saying how many"
+is "$(app_write "$tmp/reject.db" 1010)" "" "and the source is unfenced"
+
 # a timeout passed while catching up: nothing was fenced
 fresh timeout
 run_ferry --dir "$tmp/timeout" cutover --timeout 0.000001
