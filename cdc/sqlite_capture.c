@@ -482,13 +482,17 @@ static int restore_seq_trigger(ferry_capture *cap, ferry_error *err)
 }
 
 /* Without _ferry_meta, any other ferry object is a leftover nobody owns:
- * adopting it could mix two migrations' changes. */
+ * adopting it could mix two migrations' changes.  A replay checkpoint
+ * (engine/sqlite_target.c) is not capture's: a database that was a
+ * migration's target holds one when its capture is installed for the
+ * reverse stream. */
 static int refuse_strays(ferry_capture *cap, ferry_error *err)
 {
 	names stray = {0};
 	int rc = query_names(cap, "SELECT name FROM sqlite_master"
 	                     " WHERE type IN ('table', 'trigger')"
 	                     " AND substr(name, 1, 7) = '_ferry_'"
+	                     " AND name <> '_ferry_checkpoint'"
 	                     " ORDER BY name LIMIT 1", NULL, &stray, err);
 	if (rc == 0 && stray.n > 0)
 		rc = ferry_error_set(err, FERRY_EINVAL, "could not install "

@@ -70,6 +70,7 @@ int cli_cmd_replay(const cli_command *cmd, cli_args *args);
 int cli_cmd_status(const cli_command *cmd, cli_args *args);
 int cli_cmd_clean(const cli_command *cmd, cli_args *args);
 int cli_cmd_cutover(const cli_command *cmd, cli_args *args);
+int cli_cmd_rollback(const cli_command *cmd, cli_args *args);
 int cli_cmd_verify(const cli_command *cmd, cli_args *args);
 
 /*

@@ -147,7 +147,12 @@ static double seconds_option(const cli_command *cmd, cli_args *args,
 	return v;
 }
 
-int cli_cmd_cutover(const cli_command *cmd, cli_args *args)
+typedef int (*end_fn)(const ferry_online_options *o,
+                      const ferry_cutover_options *co,
+                      ferry_online_counts *c, ferry_error *err);
+
+/* cutover and rollback: the same options, the same output. */
+static int run_end(const cli_command *cmd, cli_args *args, end_fn fn)
 {
 	ferry_online_options o = {0};
 	ferry_cutover_options co = {0};
@@ -162,9 +167,20 @@ int cli_cmd_cutover(const cli_command *cmd, cli_args *args)
 		return FERRY_EXIT_USAGE;
 	co.hook = cli_option_value(cmd, args, "hook");
 	co.abort = cli_option_value(cmd, args, "abort") != NULL;
+	co.no_reverse = cli_option_value(cmd, args, "no-rollback") != NULL;
 	catch_stop_signals();
-	int rc = ferry_online_cutover(&o, &co, &c, &err);
+	int rc = fn(&o, &co, &c, &err);
 	return rc < 0 ? fail(&err) : FERRY_EXIT_OK;
+}
+
+int cli_cmd_cutover(const cli_command *cmd, cli_args *args)
+{
+	return run_end(cmd, args, ferry_online_cutover);
+}
+
+int cli_cmd_rollback(const cli_command *cmd, cli_args *args)
+{
+	return run_end(cmd, args, ferry_online_rollback);
 }
 
 int cli_cmd_status(const cli_command *cmd, cli_args *args)

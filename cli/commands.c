@@ -49,6 +49,14 @@ static const cli_option cutover_options[] = {
 	{"timeout", 0, "SECONDS", "give up (and unfence) after this"},
 	{"hook", 0, "CMD", "the command that switches the application"},
 	{"abort", 0, NULL, "abandon a cutover in progress and unfence"},
+	{"no-rollback", 0, NULL, "no reverse stream: rollback impossible"},
+	{NULL, 0, NULL, NULL},
+};
+
+static const cli_option rollback_options[] = {
+	{"timeout", 0, "SECONDS", "give up (and unfence) after this"},
+	{"hook", 0, "CMD", "the command that switches the application back"},
+	{"abort", 0, NULL, "abandon a rollback in progress and unfence"},
 	{NULL, 0, NULL, NULL},
 };
 
@@ -104,14 +112,22 @@ const cli_command cli_commands[] = {
 	 "Catches up, fences the application's writes on the source, drains "
 	 "the journal into the target, verifies and runs the hook that "
 	 "switches the application; each step is printed with its duration.  "
-	 "Resumable: run it again after a crash, or --abort to unfence.  A "
-	 "failure before the switch unfences the source.  Not built yet: the "
-	 "reverse stream.",
+	 "Before the fence it installs capture on the target for the reverse "
+	 "stream, so that after the switch ferry sync carries the target's "
+	 "writes back into the source (ferry rollback).  Resumable: run it "
+	 "again after a crash, or --abort to unfence.  A failure before the "
+	 "switch unfences the source.  The hook gets FERRY_MIGRATION, "
+	 "FERRY_ACTION=cutover, FERRY_SOURCE and FERRY_TARGET.",
 	 0, 0, cutover_options, cli_cmd_cutover},
 	{"rollback", "", "drain the reverse stream, switch back",
-	 "After a cutover: fences the new primary, drains the reverse stream "
-	 "into the old database and switches back.",
-	 0, 0, no_options, NULL},
+	 "After a cutover: catches the reverse stream up, fences the target "
+	 "(the primary), drains the reverse stream into the source, verifies, "
+	 "runs the hook (FERRY_ACTION=rollback) and unfences the source; the "
+	 "migration then runs forward again.  Refused before anything is "
+	 "touched when the plan cannot be inverted (the message names the "
+	 "columns and the `down` that would fix them).  Resumable like "
+	 "cutover; --abort unfences the target.",
+	 0, 0, rollback_options, cli_cmd_rollback},
 	{"undo", "", "revert the target to an earlier point",
 	 "Applies the inverse of every journalled change after a point, newest "
 	 "first, from before-images.",

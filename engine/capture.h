@@ -262,6 +262,17 @@ typedef struct ferry_capture_ops {
 	/* *fenced = whether a fence is in place (on any captured table). */
 	int (*fenced)(ferry_capture *cap, bool *fenced, ferry_error *err);
 
+	/*
+	 * For capture on a database whose tables ferry created (the target,
+	 * captured for the reverse stream after a cutover): makes tables
+	 * capturable where install would otherwise refuse and ask the user
+	 * (PostgreSQL: REPLICA IDENTITY FULL on each), one report line per
+	 * table changed (report may be NULL).  Never used on a user's own
+	 * source.  NULL: nothing is needed.
+	 */
+	int (*make_capturable)(ferry_capture *cap, const ferry_schema *tables,
+	                       ferry_buf *report, ferry_error *err);
+
 	void (*close)(ferry_capture *cap); /* accepts NULL; ends a snapshot */
 } ferry_capture_ops;
 

@@ -9,8 +9,10 @@
  * result was not recorded.
  */
 #include "engine/online.h"
+#include "engine/online_internal.h"
 
 #include <errno.h>
+#include <sys/stat.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,50 +29,20 @@
 #include "engine/state.h"
 #include "engine/verify.h"
 
-typedef struct online {
-	const ferry_online_options *o;
-	ferry_online_counts *counts;
-	ferry_state *state;
-	int64_t run;
-	char *id, *source, *target, *spec;
-	ferry_uri src_uri, dst_uri;
-	const ferry_capture_ops *cops;
-	const ferry_target_ops *tops;
-	const ferry_transform_ops *xops;
-	ferry_capture *cap;
-	ferry_target *dst;
-	ferry_journal *journal;
-	ferry_schema schema;
-	ferry_transform *xf;
-	ferry_mapper **mappers; /* two per table: before-image, after-image */
-	bool released_once;     /* this process has released the source log */
-	uint32_t ntables;
-	uint64_t chunk_rows;     /* rows per snapshot chunk */
-	uint64_t snapshot_until; /* changes up to here apply idempotently */
-	char **copied_in;        /* per keyless table: the snapshot token of
-	                            its one-piece copy (changes it saw are
-	                            skipped) */
-	bool indexes_pending;    /* the target's indexes wait for the replay
-	                            to pass snapshot_until */
-	uint64_t applied_position; /* source position of the last change this
-	                              process committed to the target */
-	bool origin_refused;     /* the target would not take ferry's origin
-	                            (said once per run) */
-} online;
 
-static int64_t now_us(void)
+int64_t online_now_us(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-static bool stopped(const online *on)
+bool online_stopped(const online *on)
 {
 	return on->o->stop && *on->o->stop;
 }
 
-static void path_in(ferry_buf *b, const char *dir, const char *name)
+void online_path_in(ferry_buf *b, const char *dir, const char *name)
 {
 	ferry_buf_reset(b);
 	ferry_buf_printf(b, "%s/%s", dir, name);
@@ -101,15 +73,53 @@ static int open_endpoints(online *on, ferry_error *err)
 	return rc;
 }
 
+ferry_dialect online_dialect_of(const ferry_uri *uri)
+{
+	return uri->kind == FERRY_URI_SQLITE ? FERRY_DIALECT_SQLITE
+	                                     : FERRY_DIALECT_POSTGRESQL;
+}
+
+/*
+ * The reverse stream's plan: the inverse of the forward plan, which is
+ * built as forward runs build it, over the old source's schema (read
+ * through its load reader: the capture connection of this direction is
+ * on the new primary).
+ */
+static int build_inverse(online *on, ferry_error *err)
+{
+	const ferry_source_ops *sops = ferry_source_for(on->dst_uri.kind);
+	ferry_source *old = NULL;
+	if (!sops || !on->xops->invert)
+		return ferry_error_set(err, FERRY_EUNSUPPORTED, "this version cannot "
+		                       "run the plan backwards into %s databases",
+		                       ferry_uri_kind_name(on->dst_uri.kind));
+	int rc = sops->open(&old, &on->dst_uri, err);
+	if (rc == 0)
+		rc = sops->introspect(old, &on->schema, err);
+	if (old)
+		sops->close(old);
+	on->forward_xops = on->xops;
+	if (rc == 0)
+		rc = on->xops->build(&on->forward_xf, &on->schema, on->spec,
+		                     online_dialect_of(&on->src_uri), err);
+	if (rc == 0)
+		rc = on->forward_xops->invert(&on->xf, &on->xops, on->forward_xf,
+		                              online_dialect_of(&on->dst_uri), err);
+	return rc;
+}
+
 /* The source schema and the plan over it; mappers opened on demand. */
 static int build_plan(online *on, ferry_error *err)
 {
-	int rc = on->cops->introspect(on->cap, &on->schema, err);
-	ferry_dialect dialect = on->dst_uri.kind == FERRY_URI_SQLITE
-	                            ? FERRY_DIALECT_SQLITE
-	                            : FERRY_DIALECT_POSTGRESQL;
-	if (rc == 0)
-		rc = on->xops->build(&on->xf, &on->schema, on->spec, dialect, err);
+	int rc = 0;
+	if (on->reverse)
+		rc = build_inverse(on, err);
+	else {
+		rc = on->cops->introspect(on->cap, &on->schema, err);
+		if (rc == 0)
+			rc = on->xops->build(&on->xf, &on->schema, on->spec,
+			                     online_dialect_of(&on->dst_uri), err);
+	}
 	if (rc < 0)
 		return rc;
 	on->ntables = on->xops->table_count(on->xf);
@@ -123,7 +133,13 @@ static int build_plan(online *on, ferry_error *err)
 static int open_journal(online *on, bool read_only, ferry_error *err)
 {
 	ferry_buf path = FERRY_BUF_INIT;
-	path_in(&path, on->o->dir, "journal");
+	if (on->reverse && !read_only) {
+		online_path_in(&path, on->o->dir, ONLINE_REVERSE_DIR);
+		if (!ferry_buf_failed(&path))
+			mkdir(ferry_buf_cstr(&path), 0700); /* EEXIST is fine */
+	}
+	online_path_in(&path, on->o->dir, on->reverse ? ONLINE_REVERSE_JOURNAL
+	                                              : "journal");
 	ferry_journal_options opts = {0};
 	opts.read_only = read_only;
 	int rc = ferry_buf_failed(&path)
@@ -142,7 +158,35 @@ static int load_settings(online *on, ferry_error *err)
 	on->source = m.source;
 	on->target = m.target;
 	on->spec = m.spec;
+	if (rc == 0 && !(on->forward_id = ferry_strdup(m.id)))
+		rc = ferry_error_oom(err);
 	return rc;
+}
+
+void online_reverse_id(ferry_buf *b, const char *forward_id)
+{
+	ferry_buf_reset(b);
+	ferry_buf_printf(b, "%s_r", forward_id);
+}
+
+/*
+ * Turns the loaded settings around for the reverse stream: it captures
+ * on the target and replays into the source, under its own id.
+ */
+static int turn_around(online *on, ferry_error *err)
+{
+	ferry_buf rid = FERRY_BUF_INIT;
+	online_reverse_id(&rid, on->forward_id);
+	char *id = ferry_buf_detach(&rid, NULL);
+	if (!id)
+		return ferry_error_oom(err);
+	char *source = on->source;
+	on->source = on->target;
+	on->target = source;
+	ferry_free(on->id);
+	on->id = id;
+	on->reverse = true;
+	return 0;
 }
 
 static void online_close(online *on)
@@ -156,6 +200,8 @@ static void online_close(online *on)
 	ferry_free(on->copied_in);
 	if (on->xf)
 		on->xops->free(on->xf);
+	if (on->forward_xf)
+		on->forward_xops->free(on->forward_xf);
 	ferry_schema_free(&on->schema);
 	if (on->tops)
 		on->tops->close(on->dst);
@@ -166,6 +212,7 @@ static void online_close(online *on)
 	ferry_uri_free(&on->src_uri);
 	ferry_uri_free(&on->dst_uri);
 	ferry_free(on->id);
+	ferry_free(on->forward_id);
 	ferry_free(on->source);
 	ferry_free(on->target);
 	ferry_free(on->spec);
@@ -564,12 +611,12 @@ static int copy_table(online *on, uint32_t t, chunk_slot *sl,
                       int64_t *last_pass, ferry_error *err)
 {
 	int rc = 0;
-	while (rc == 0 && !sl->done && !stopped(on)) {
+	while (rc == 0 && !sl->done && !online_stopped(on)) {
 		rc = copy_chunk(on, t, sl, err);
-		if (rc == 0 && now_us() - *last_pass > 1000000) {
+		if (rc == 0 && online_now_us() - *last_pass > 1000000) {
 			int64_t got;
 			rc = capture_pass(on, &got, err);
-			*last_pass = now_us();
+			*last_pass = online_now_us();
 		}
 	}
 	if (rc == 0 && sl->done)
@@ -628,7 +675,7 @@ static int snapshot(online *on, bool resumed, ferry_error *err)
 {
 	chunk_slot *slots = ferry_calloc(on->ntables + 1, sizeof *slots);
 	bool *finished = ferry_calloc(on->ntables + 1, sizeof *finished);
-	int64_t last_pass = now_us();
+	int64_t last_pass = online_now_us();
 	int rc = slots && finished ? 0 : ferry_error_oom(err);
 	if (rc == 0)
 		rc = ferry_state_set(on->state, "migration.phase", "snapshot", err);
@@ -655,13 +702,13 @@ static int snapshot(online *on, bool resumed, ferry_error *err)
 		if (!finished[t] && slots[t].n == 0)
 			rc = on->tops->prepare_table(
 			    on->dst, on->xops->target_table(on->xf, t), existing, err);
-	for (uint32_t t = 0; rc == 0 && t < on->ntables && !stopped(on); t++)
+	for (uint32_t t = 0; rc == 0 && t < on->ntables && !online_stopped(on); t++)
 		if (!finished[t])
 			rc = copy_table(on, t, &slots[t], &last_pass, err);
 	/* no foreign keys while syncing: the source may not enforce its own
 	 * (SQLite's are off by default), and a change it accepted must not
 	 * stall the replay; they are added at cutover, after verify */
-	if (rc == 0 && !stopped(on))
+	if (rc == 0 && !online_stopped(on))
 		rc = ferry_state_set(on->state, "migration.phase", "streaming", err);
 	for (uint32_t t = 0; slots && t < on->ntables; t++)
 		ferry_buf_free(&slots[t].key);
@@ -686,6 +733,12 @@ static int append_change(void *arg, const ferry_change *c, ferry_error *err)
 	"ferry sync again (the new snapshot has the change); or make schema "   \
 	"changes after the cutover"
 
+/* Where a stop is recorded: each direction stops on its own. */
+static const char *stopped_key(const online *on)
+{
+	return on->reverse ? "reverse.stopped" : "migration.stopped";
+}
+
 /* Stops on any schema change: the plan was built for the schema it saw,
  * and carrying a change silently would let source and target diverge.
  * The stop is recorded, so every later run says the same: the capture
@@ -701,7 +754,7 @@ static int check_drift(online *on, ferry_error *err)
 		for (uint32_t i = 0; i < drift.nitems; i++)
 			ferry_buf_printf(&what, "%s%s", i ? "; " : "", drift.items[i].text);
 		const char *text = ferry_buf_cstr(&what);
-		rc = text ? ferry_state_set(on->state, "migration.stopped", text, err)
+		rc = text ? ferry_state_set(on->state, stopped_key(on), text, err)
 		          : ferry_error_oom(err);
 		if (rc == 0)
 			rc = ferry_error_set(err, FERRY_EUNSUPPORTED, "%s; "
@@ -709,7 +762,7 @@ static int check_drift(online *on, ferry_error *err)
 		ferry_buf_free(&what);
 	} else if (rc == FERRY_EUNSUPPORTED) {
 		/* a fatal change: the capture said what it was */
-		ferry_state_set(on->state, "migration.stopped",
+		ferry_state_set(on->state, stopped_key(on),
 		                ferry_error_message(err), NULL);
 	}
 	ferry_capture_drift_free(&drift);
@@ -720,7 +773,7 @@ static int check_drift(online *on, ferry_error *err)
 static int refuse_stopped(online *on, ferry_error *err)
 {
 	char *why = NULL;
-	int rc = ferry_state_get(on->state, "migration.stopped", &why, NULL);
+	int rc = ferry_state_get(on->state, stopped_key(on), &why, NULL);
 	if (rc == 0)
 		rc = ferry_error_set(err, FERRY_EUNSUPPORTED, "%s; " SCHEMA_STOP_ADVICE,
 		                     why);
@@ -800,8 +853,27 @@ static int apply_one(online *on, const ferry_change *ch, ferry_row *b,
 	if (in_b < 0 || in_a < 0)
 		return in_b < 0 ? in_b : in_a;
 	ferry_op op = ch->op;
-	if (op == FERRY_OP_UPDATE && ch->has_before && in_b != in_a)
+	if (on->reverse) {
+		/* the inverse filters nothing: an image that did not map was
+		 * rejected (and recorded).  Forward, a rejected new version
+		 * takes the row out of the target; backwards that would delete
+		 * a row from the database a rollback returns to, so the change
+		 * is left out instead (verify then shows the row, and rollback
+		 * refuses until a later change fixes it).  An update whose old
+		 * version had been left out writes the new one whole. */
+		if ((ch->has_after && !in_a) ||
+		    (op == FERRY_OP_DELETE && ch->has_before && !in_b))
+			return 0;
+		if (op == FERRY_OP_UPDATE && ch->has_before && !in_b) {
+			rc = on->tops->apply_change(on->dst, dst, FERRY_OP_INSERT, NULL,
+			                            a, true, err);
+			if (rc == 0)
+				on->counts->applied++;
+			return rc;
+		}
+	} else if (op == FERRY_OP_UPDATE && ch->has_before && in_b != in_a) {
 		op = in_a ? FERRY_OP_INSERT : FERRY_OP_DELETE;
+	}
 	if (op == FERRY_OP_TRUNCATE)
 		rc = on->tops->apply_change(on->dst, dst, op, NULL, NULL,
 		                            idempotent, err);
@@ -953,14 +1025,54 @@ static int load_snapshot_bounds(online *on, ferry_error *err)
  * source and target connections, the plan. */
 static int mark_origin(online *on, ferry_error *err);
 
-static int start(online *on, const ferry_online_options *o,
-                 ferry_online_counts *c, const char *command, ferry_error *err)
+/*
+ * Whether this run goes backwards: asked for, or (for sync, capture and
+ * replay) because the migration is cut over, when the application
+ * writes to the target and the reverse stream is what runs.
+ */
+static int choose_direction(online *on, online_direction direction,
+                            ferry_error *err)
+{
+	char *step = NULL, *why = NULL;
+	int rc = 0;
+	if (direction == ONLINE_FOLLOW_CUTOVER) {
+		rc = ferry_state_get(on->state, "cutover.step", &step, NULL);
+		direction = rc == 0 && strcmp(step, "cut-over") == 0
+		                ? ONLINE_REVERSE : ONLINE_FORWARD;
+		rc = rc == FERRY_ENOMEM ? ferry_error_oom(err) : 0;
+	}
+	if (rc == 0 && direction == ONLINE_REVERSE) {
+		char *rid = NULL;
+		rc = ferry_state_get(on->state, "reverse.id", &rid, NULL);
+		ferry_free(rid);
+		if (rc == FERRY_ENOTFOUND) {
+			ferry_state_get(on->state, "reverse.none", &why, NULL);
+			rc = ferry_error_set(err, FERRY_EINVAL, "the migration is cut "
+			                     "over and has no reverse stream (%s): "
+			                     "there is nothing to carry back",
+			                     why ? why : "it was not set up");
+		} else if (rc == 0) {
+			rc = turn_around(on, err);
+		} else {
+			rc = ferry_error_oom(err);
+		}
+	}
+	ferry_free(step);
+	ferry_free(why);
+	return rc;
+}
+
+int online_start(online *on, const ferry_online_options *o,
+                 ferry_online_counts *c, const char *command,
+                 online_direction direction, ferry_error *err)
 {
 	memset(on, 0, sizeof *on);
 	memset(c, 0, sizeof *c);
 	on->o = o;
 	on->counts = c;
 	int rc = load_settings(on, err);
+	if (rc == 0)
+		rc = choose_direction(on, direction, err);
 	if (rc == 0)
 		rc = refuse_stopped(on, err);
 	if (rc == 0)
@@ -973,12 +1085,10 @@ static int start(online *on, const ferry_online_options *o,
 		rc = mark_origin(on, err);
 	if (rc == 0)
 		rc = build_plan(on, err);
-	if (rc == 0)
+	if (rc == 0 && !on->reverse)
 		rc = load_snapshot_bounds(on, err);
 	return rc;
 }
-
-static void say(online *on, const char *fmt, ...) FERRY_PRINTF(2, 3);
 
 /*
  * A run that stops on an error leaves ferry's capture on the source,
@@ -994,12 +1104,12 @@ static void warn_capture_left(online *on)
 	if (on->cap && on->cops->describe &&
 	    on->cops->describe(on->cap, &held, &ignored) == 0 &&
 	    ferry_buf_cstr(&held) && *ferry_buf_cstr(&held))
-		say(on, "note: ferry's capture stays on the source while this "
+		online_say(on, "note: ferry's capture stays on the source while this "
 		    "migration waits (%s): run ferry sync again once the cause "
 		    "is fixed, or ferry clean to abandon the migration",
 		    ferry_buf_cstr(&held));
 	else if (on->src_uri.kind == FERRY_URI_POSTGRESQL)
-		say(on, "note: ferry's replication slot ferry_%s stays on the "
+		online_say(on, "note: ferry's replication slot ferry_%s stays on the "
 		    "source and keeps its WAL while this migration waits: run "
 		    "ferry sync again once the cause is fixed, or ferry clean "
 		    "to abandon the migration (it drops the slot)", on->id);
@@ -1007,7 +1117,7 @@ static void warn_capture_left(online *on)
 	ferry_buf_free(&held);
 }
 
-static int finish(online *on, int rc)
+int online_finish(online *on, int rc)
 {
 	if (rc < 0 && rc != FERRY_ENOMEM && on->id && on->o->log)
 		warn_capture_left(on);
@@ -1025,12 +1135,12 @@ static int finish(online *on, int rc)
  * it starts at 2 ms and doubles while idle up to 100 ms, so a busy source
  * is followed closely (a fixed 100 ms made the lag 63 ms at p50) and an
  * idle one is not polled hard. */
-static int run_passes(online *on, bool do_capture, bool do_replay,
+int online_run_passes(online *on, bool do_capture, bool do_replay,
                       ferry_error *err)
 {
 	int rc = 0;
 	useconds_t idle = 2000;
-	while (rc == 0 && !stopped(on)) {
+	while (rc == 0 && !online_stopped(on)) {
 		int64_t captured = 0, applied = 0;
 		if (do_capture)
 			rc = capture_pass(on, &captured, err);
@@ -1048,7 +1158,7 @@ static int run_passes(online *on, bool do_capture, bool do_replay,
 	return rc;
 }
 
-static int need_streaming(online *on, ferry_error *err)
+int online_need_streaming(online *on, ferry_error *err)
 {
 	char *phase = NULL;
 	int rc = ferry_state_get(on->state, "migration.phase", &phase, err);
@@ -1061,8 +1171,7 @@ static int need_streaming(online *on, ferry_error *err)
 
 /* ---- lost connections ------------------------------------------------ */
 
-static void say(online *on, const char *fmt, ...) FERRY_PRINTF(2, 3);
-static void say(online *on, const char *fmt, ...)
+void online_say(online *on, const char *fmt, ...)
 {
 	if (!on->o->log)
 		return;
@@ -1095,7 +1204,7 @@ static int mark_origin(online *on, ferry_error *err)
 	ferry_buf_free(&name);
 	if (rc == FERRY_EUNSUPPORTED) {
 		if (!on->origin_refused)
-			say(on, "warning: %s; until then a cutover cannot "
+			online_say(on, "warning: %s; until then a cutover cannot "
 			    "start the reverse stream",
 			    ferry_error_message(&refused));
 		on->origin_refused = true;
@@ -1144,9 +1253,9 @@ static int with_reconnect(online *on, int (*step)(online *, ferry_error *),
 {
 	int rc = step(on, err);
 	int64_t waited = 0, backoff = 100000;
-	while (rc == FERRY_ECONNLOST && !stopped(on) &&
+	while (rc == FERRY_ECONNLOST && !online_stopped(on) &&
 	       (on->o->follow || waited < RECONNECT_GIVE_UP_US)) {
-		say(on, "%s; reconnecting in %.1f s", ferry_error_message(err),
+		online_say(on, "%s; reconnecting in %.1f s", ferry_error_message(err),
 		    (double)backoff / 1e6);
 		usleep((useconds_t)backoff);
 		waited += backoff;
@@ -1154,7 +1263,7 @@ static int with_reconnect(online *on, int (*step)(online *, ferry_error *),
 		ferry_error_clear(err);
 		rc = reconnect(on, err);
 		if (rc == 0) {
-			say(on, "reconnected");
+			online_say(on, "reconnected");
 			rc = step(on, err);
 		}
 	}
@@ -1169,314 +1278,52 @@ static int sync_step(online *on, ferry_error *err)
 		rc = snapshot(on, strcmp(phase, "snapshot") == 0, err);
 	ferry_free(phase);
 	if (rc == 0)
-		rc = run_passes(on, true, true, err);
+		rc = online_run_passes(on, true, true, err);
 	return rc;
 }
 
 static int capture_step(online *on, ferry_error *err)
 {
-	return run_passes(on, true, false, err);
+	return online_run_passes(on, true, false, err);
 }
 
 static int replay_step(online *on, ferry_error *err)
 {
-	return run_passes(on, false, true, err);
+	return online_run_passes(on, false, true, err);
 }
 
 int ferry_online_sync(const ferry_online_options *o, ferry_online_counts *c,
                       ferry_error *err)
 {
 	online on;
-	int rc = start(&on, o, c, "sync", err);
+	int rc = online_start(&on, o, c, "sync", ONLINE_FOLLOW_CUTOVER, err);
 	if (rc == 0)
 		rc = with_reconnect(&on, sync_step, err);
-	return finish(&on, rc);
+	return online_finish(&on, rc);
 }
 
 int ferry_online_capture(const ferry_online_options *o, ferry_online_counts *c,
                          ferry_error *err)
 {
 	online on;
-	int rc = start(&on, o, c, "capture", err);
+	int rc = online_start(&on, o, c, "capture", ONLINE_FOLLOW_CUTOVER, err);
 	if (rc == 0)
-		rc = need_streaming(&on, err);
+		rc = online_need_streaming(&on, err);
 	if (rc == 0)
 		rc = with_reconnect(&on, capture_step, err);
-	return finish(&on, rc);
+	return online_finish(&on, rc);
 }
 
 int ferry_online_replay(const ferry_online_options *o, ferry_online_counts *c,
                         ferry_error *err)
 {
 	online on;
-	int rc = start(&on, o, c, "replay", err);
+	int rc = online_start(&on, o, c, "replay", ONLINE_FOLLOW_CUTOVER, err);
 	if (rc == 0)
-		rc = need_streaming(&on, err);
+		rc = online_need_streaming(&on, err);
 	if (rc == 0)
 		rc = with_reconnect(&on, replay_step, err);
-	return finish(&on, rc);
-}
-
-/* ---- cutover (docs/cutover.md) ------------------------------------- */
-
-/* A crash injection point for tests: FERRY_TEST_CRASH_AT=<step> makes
- * the process die by SIGKILL once that step's work is done and
- * recorded, as a kill -9 at that moment would. */
-static void crash_point(const char *step)
-{
-	const char *at = getenv("FERRY_TEST_CRASH_AT");
-	if (at && strcmp(at, step) == 0)
-		raise(SIGKILL);
-}
-
-static double seconds_since(int64_t t0)
-{
-	return (double)(now_us() - t0) / 1e6;
-}
-
-static int set_step(online *on, const char *step, ferry_error *err)
-{
-	return ferry_state_set(on->state, "cutover.step", step, err);
-}
-
-/* Runs the hook with sh -c, the migration in its environment. */
-static int run_hook(online *on, const char *hook, ferry_error *err)
-{
-	fflush(NULL);
-	pid_t pid = fork();
-	if (pid < 0)
-		return ferry_error_set(err, FERRY_ERROR, "could not run the hook: "
-		                       "%s", strerror(errno));
-	if (pid == 0) {
-		setenv("FERRY_MIGRATION", on->id, 1);
-		setenv("FERRY_SOURCE", on->src_uri.redacted, 1);
-		setenv("FERRY_TARGET", on->dst_uri.redacted, 1);
-		execl("/bin/sh", "sh", "-c", hook, (char *)NULL);
-		_exit(127);
-	}
-	int status = 0;
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			return ferry_error_set(err, FERRY_ERROR, "could not wait for "
-			                       "the hook: %s", strerror(errno));
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-		return 0;
-	if (WIFEXITED(status))
-		return ferry_error_set(err, FERRY_ERROR, "the hook failed (exit "
-		                       "%d): %s", WEXITSTATUS(status), hook);
-	return ferry_error_set(err, FERRY_ERROR, "the hook was killed by "
-	                       "signal %d: %s", WTERMSIG(status), hook);
-}
-
-/* Takes the fence away after a failure before the switch; the error
- * says whether the source is writable again. */
-static int unfence_after(online *on, int rc, ferry_error *err)
-{
-	ferry_error undo = FERRY_ERROR_INIT;
-	char *cause = ferry_strdup(ferry_error_message(err));
-	int urc = on->cops->unfence(on->cap, NULL, &undo);
-	if (urc == 0)
-		urc = ferry_state_set(on->state, "cutover.step", "", &undo);
-	if (urc == 0)
-		ferry_error_set(err, rc, "%s; the cutover stopped and the source "
-		                "was unfenced: the application can write to it "
-		                "again", cause ? cause : "");
-	else
-		ferry_error_set(err, rc, "%s; the cutover stopped, and the source "
-		                "is STILL FENCED (%s): run ferry cutover --abort",
-		                cause ? cause : "", ferry_error_message(&undo));
-	ferry_free(cause);
-	ferry_error_clear(&undo);
-	return rc;
-}
-
-static bool past(int64_t deadline)
-{
-	return deadline && now_us() > deadline;
-}
-
-static int cutover_abort(online *on, ferry_error *err)
-{
-	char *step = NULL;
-	bool done = ferry_state_get(on->state, "cutover.step", &step, NULL) == 0 &&
-	            strcmp(step, "cut-over") == 0;
-	ferry_free(step);
-	if (done)
-		return ferry_error_set(err, FERRY_EINVAL, "the cutover is done: "
-		                       "the application writes to the target now; "
-		                       "ferry rollback is the way back");
-	ferry_buf report = FERRY_BUF_INIT;
-	int rc = on->cops->unfence(on->cap, &report, err);
-	if (rc == 0)
-		rc = set_step(on, "", err);
-	if (rc == 0)
-		say(on, "cutover aborted: the source is not fenced%s",
-		    report.len ? " (fence removed)" : "");
-	ferry_buf_free(&report);
-	return rc;
-}
-
-static int cutover_run(online *on, const ferry_cutover_options *co,
-                       ferry_error *err)
-{
-	if (!on->cops->fence)
-		return ferry_error_set(err, FERRY_EUNSUPPORTED, "cannot fence a "
-		                       "%s source yet: cutover needs a write fence",
-		                       ferry_uri_kind_name(on->src_uri.kind));
-	char *step = NULL;
-	if (ferry_state_get(on->state, "cutover.step", &step, NULL) < 0 ||
-	    !step) {
-		ferry_free(step);
-		step = ferry_strdup("");
-		if (!step)
-			return ferry_error_oom(err);
-	}
-	if (strcmp(step, "cut-over") == 0) {
-		ferry_free(step);
-		return ferry_error_set(err, FERRY_EINVAL, "the cutover is done "
-		                       "already: the application writes to the "
-		                       "target; ferry rollback is the way back");
-	}
-	/* a cutover killed while catching up had not fenced: start over */
-	bool resumed = *step != 0 && strcmp(step, "catch-up") != 0;
-	ferry_free(step);
-	int64_t deadline = co->timeout_s > 0
-	                       ? now_us() + (int64_t)(co->timeout_s * 1e6) : 0;
-	int rc = 0;
-	int64_t t0 = now_us();
-	if (resumed)
-		say(on, "resuming a cutover that did not finish: fencing again "
-		    "and draining");
-	else {
-		/* catch up before fencing, so the fence is held briefly */
-		rc = set_step(on, "catch-up", err);
-		if (rc == 0)
-			rc = run_passes(on, true, true, err);
-		if (rc == 0 && stopped(on))
-			rc = ferry_error_set(err, FERRY_ERROR, "the cutover was "
-			                     "interrupted while catching up; the "
-			                     "source was not fenced");
-		if (rc == 0 && past(deadline))
-			rc = ferry_error_set(err, FERRY_ERROR, "the cutover timed "
-			                     "out catching up (--timeout %g s)",
-			                     co->timeout_s);
-		if (rc < 0)
-			return rc;
-		say(on, "catch-up  %8.3f s  lag at most %g s", seconds_since(t0),
-		    co->max_lag_s);
-		crash_point("catch-up");
-	}
-	t0 = now_us();
-	ferry_buf message = FERRY_BUF_INIT;
-	ferry_buf_printf(&message, "migration %s is cutting over to %s: write "
-	                 "to the new database", on->id, on->dst_uri.redacted);
-	rc = set_step(on, "fence", err);
-	if (rc == 0)
-		rc = ferry_buf_cstr(&message)
-		         ? on->cops->fence(on->cap, ferry_buf_cstr(&message), err)
-		         : ferry_error_oom(err);
-	ferry_buf_free(&message);
-	if (rc < 0)
-		return unfence_after(on, rc, err);
-	int64_t fenced_at = now_us();
-	say(on, "fence     %8.3f s  the source refuses the application's "
-	    "writes", seconds_since(t0));
-	crash_point("fence");
-
-	t0 = now_us();
-	rc = set_step(on, "drain", err);
-	if (rc == 0)
-		rc = run_passes(on, true, true, err);
-	if (rc == 0 && stopped(on))
-		rc = ferry_error_set(err, FERRY_ERROR, "the cutover was "
-		                     "interrupted");
-	if (rc == 0 && past(deadline))
-		rc = ferry_error_set(err, FERRY_ERROR, "the cutover timed out "
-		                     "draining (--timeout %g s)", co->timeout_s);
-	if (rc < 0)
-		return unfence_after(on, rc, err);
-	say(on, "drain     %8.3f s  every change is applied",
-	    seconds_since(t0));
-	crash_point("drain");
-
-	/* with the source fenced and everything applied, the two sides must
-	 * be equal: the last moment a difference can still be backed out */
-	t0 = now_us();
-	rc = set_step(on, "verify", err);
-	ferry_verify_options vo = {0};
-	ferry_verify_report vr;
-	memset(&vr, 0, sizeof vr);
-	vo.dir = on->o->dir;
-	vo.wait_seconds = 5;
-	if (rc == 0)
-		rc = ferry_verify(&vo, &vr, err);
-	if (rc == 0 && vr.differences > 0)
-		rc = ferry_error_set(err, FERRY_ERROR, "verify found %lld "
-		                     "differences between the source and the "
-		                     "target (ferry verify lists them)",
-		                     (long long)vr.differences);
-	/* verify counts rows the target's conversions refused apart, not
-	 * as differences; after the switch they would be missing from the
-	 * primary, so they stop the cutover too */
-	int64_t verified_rows = 0, rejected = 0;
-	for (uint32_t i = 0; i < vr.ntables; i++) {
-		verified_rows += vr.tables[i].target_rows;
-		rejected += vr.tables[i].rejected;
-	}
-	if (rc == 0 && rejected > 0)
-		rc = ferry_error_set(err, FERRY_ERROR, "%lld source rows were "
-		                     "rejected by the plan's conversions and are "
-		                     "not on the target (ferry.db's rejects table "
-		                     "lists them): fix them on the source, or "
-		                     "change the spec, before cutting over",
-		                     (long long)rejected);
-	ferry_verify_report_free(&vr);
-	if (rc < 0)
-		return unfence_after(on, rc, err);
-	say(on, "verify    %8.3f s  %lld rows equal on both sides",
-	    seconds_since(t0), (long long)verified_rows);
-	crash_point("verify");
-
-	t0 = now_us();
-	rc = set_step(on, "switch", err);
-	if (rc == 0 && co->hook)
-		rc = run_hook(on, co->hook, err);
-	if (rc == 0 && past(deadline))
-		rc = ferry_error_set(err, FERRY_ERROR, "the cutover timed out "
-		                     "in the hook (--timeout %g s)", co->timeout_s);
-	if (rc < 0)
-		return unfence_after(on, rc, err);
-	say(on, "switch    %8.3f s  %s", seconds_since(t0),
-	    co->hook ? "the hook succeeded" : "no --hook: switch the "
-	    "application to the target yourself now");
-	crash_point("switch");
-
-	char held[64], at[32];
-	snprintf(held, sizeof held, "%.3f", seconds_since(fenced_at));
-	snprintf(at, sizeof at, "%lld", (long long)(now_us() / 1000000));
-	rc = ferry_state_set(on->state, "cutover.fence_held_s", held, err);
-	if (rc == 0)
-		rc = ferry_state_set(on->state, "cutover.at", at, err);
-	if (rc == 0)
-		rc = set_step(on, "cut-over", err);
-	if (rc == 0)
-		say(on, "cut over: the target is the primary; the source stays "
-		    "fenced (held %s s%s before the switch)", held,
-		    resumed ? " in this run" : "");
-	return rc;
-}
-
-int ferry_online_cutover(const ferry_online_options *o,
-                         const ferry_cutover_options *co,
-                         ferry_online_counts *c, ferry_error *err)
-{
-	online on;
-	int rc = start(&on, o, c, "cutover", err);
-	if (rc == 0)
-		rc = need_streaming(&on, err);
-	if (rc == 0)
-		rc = co->abort ? cutover_abort(&on, err) : cutover_run(&on, co, err);
-	return finish(&on, rc);
+	return online_finish(&on, rc);
 }
 
 /* ---- init, status, clean ------------------------------------------- */
@@ -1516,7 +1363,7 @@ static void migration_id(char out[33])
 	unsigned char raw[16] = {0};
 	FILE *f = fopen("/dev/urandom", "rb");
 	if (!f || fread(raw, 1, sizeof raw, f) != sizeof raw) {
-		int64_t t = now_us();
+		int64_t t = online_now_us();
 		memcpy(raw, &t, sizeof t); /* unique enough without urandom */
 	}
 	if (f)
@@ -1547,7 +1394,7 @@ static void forget_directory(const char *dir)
 	                                    "journal"};
 	ferry_buf path = FERRY_BUF_INIT;
 	for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
-		path_in(&path, dir, files[i]);
+		online_path_in(&path, dir, files[i]);
 		if (!ferry_buf_failed(&path))
 			remove(ferry_buf_cstr(&path));
 	}
@@ -1565,7 +1412,7 @@ int ferry_online_init(const char *dir, const char *source, const char *target,
 	on.o = &o;
 	on.counts = &c;
 	o.dir = dir;
-	path_in(&db, dir, "ferry.db");
+	online_path_in(&db, dir, "ferry.db");
 	int rc = access(ferry_buf_cstr(&db), F_OK) == 0
 	             ? ferry_error_set(err, FERRY_EINVAL,
 	                               "\"%s\" already holds a migration: use "
@@ -1768,7 +1615,7 @@ int ferry_online_get_status(const char *dir, ferry_online_status *out,
 		if (ferry_journal_iter_open(&it, on.journal, out->applied + 1, NULL) ==
 		        0 &&
 		    ferry_journal_iter_next(it, &ch, &lsn, NULL) == 1)
-			out->lag_seconds = (double)(now_us() - ch->commit_time) / 1e6;
+			out->lag_seconds = (double)(online_now_us() - ch->commit_time) / 1e6;
 		ferry_journal_iter_close(it);
 	}
 	ferry_free(pos);

@@ -95,6 +95,8 @@ typedef struct ferry_cutover_options {
 	double timeout_s;   /* 0: none; past it before the switch: unfence */
 	const char *hook;   /* the switch, run with sh -c; may be NULL */
 	bool abort;         /* abandon a cutover in progress, unfence */
+	bool no_reverse;    /* cut over without the reverse stream (rollback
+	                       becomes impossible) */
 } ferry_cutover_options;
 
 /*
@@ -106,6 +108,18 @@ typedef struct ferry_cutover_options {
 int ferry_online_cutover(const ferry_online_options *o,
                          const ferry_cutover_options *co,
                          ferry_online_counts *c, ferry_error *err);
+
+/*
+ * After a cutover: catch the reverse stream up, fence the target (the
+ * primary), drain the reverse stream into the source, verify, run the
+ * hook, unfence the source (docs/cutover.md, "Rollback").  Uses co's
+ * timeout, hook and abort.  Refused, before anything is touched, when
+ * the migration has no reverse stream (the plan cannot be inverted:
+ * the message names the columns and the `down` that would fix them).
+ */
+int ferry_online_rollback(const ferry_online_options *o,
+                          const ferry_cutover_options *co,
+                          ferry_online_counts *c, ferry_error *err);
 
 /* Removes capture objects from the source and the checkpoint from the
  * target, one report line per thing removed. */

@@ -222,6 +222,12 @@ int ferry_state_set(ferry_state *st, const char *key, const char *value,
 	            key, value);
 }
 
+int ferry_state_unset(ferry_state *st, const char *key, ferry_error *err)
+{
+	return exec(st, err, NULL, "remove a setting",
+	            "DELETE FROM meta WHERE key = ?", "t", key);
+}
+
 /* Runs a one-row, one-column query with an optional text parameter. */
 static int query_one(ferry_state *st, const char *sql, const char *param,
                      sqlite3_stmt **stmt, ferry_error *err)

@@ -49,6 +49,8 @@ int ferry_state_set(ferry_state *st, const char *key, const char *value,
                     ferry_error *err);
 int ferry_state_get(ferry_state *st, const char *key, char **value,
                     ferry_error *err);
+/* Removes a setting; none there is not an error. */
+int ferry_state_unset(ferry_state *st, const char *key, ferry_error *err);
 
 /* An online migration's directory: opens its ferry.db and reads what
  * ferry init recorded (*spec NULL without a spec); the caller frees the

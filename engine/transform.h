@@ -54,6 +54,19 @@ typedef struct ferry_transform_ops {
 	int (*map)(ferry_mapper *m, const ferry_row *src, ferry_row *out,
 	           ferry_reject *rej, ferry_error *err);
 	void (*mapper_close)(ferry_mapper *m);
+
+	/*
+	 * The transform run backwards, for the reverse stream after a
+	 * cutover (docs/inverse.md): its source tables are t's target tables,
+	 * its target tables t's source tables as far as it rebuilds them;
+	 * *ops drives it.  It borrows t, which must outlive it.  A transform
+	 * that cannot be inverted is refused with FERRY_EINVAL and one line
+	 * naming every column that cannot be rebuilt and the `down` that
+	 * would fix it.  NULL member: never invertible.
+	 */
+	int (*invert)(ferry_transform **out, const struct ferry_transform_ops **ops,
+	              const ferry_transform *t, ferry_dialect old_dialect,
+	              ferry_error *err);
 } ferry_transform_ops;
 
 #endif

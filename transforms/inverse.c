@@ -736,12 +736,21 @@ static int check_forward(ferry_mapper *m, const ferry_value *in,
 	if (rc == FERRY_ENOMEM)
 		return rc;
 	show(&shown, back);
+	/* what was captured, read as its column's type: an SQLite column
+	 * holds whatever storage class the application wrote (REAL 3.5 in a
+	 * NUMERIC(12,2) column means numeric 3.5) */
+	ferry_value captured = *in;
+	ferry_error ignored = FERRY_ERROR_INIT;
+	if (rc == 0 && ferry_convert(in, &tc->type, NULL, m->t->forward->dialect,
+	                             &captured, &m->scratch, &ignored) < 0)
+		captured = *in;
+	ferry_error_clear(&ignored);
 	if (rc < 0) {
 		rc = refuse(m, in, "would come back as %s, which the forward "
 		                   "conversion refuses: %s",
 		            ferry_buf_cstr(&shown) ? ferry_buf_cstr(&shown) : "?",
 		            ferry_error_message(&m->inner));
-	} else if ((rc = same_value(m, in, &again)) == 0) {
+	} else if ((rc = same_value(m, &captured, &again)) == 0) {
 		ferry_buf again_shown = FERRY_BUF_INIT;
 		show(&again_shown, &again);
 		rc = refuse(m, in, "would come back as %s, which reads forward as %s",

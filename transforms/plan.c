@@ -21,6 +21,7 @@
 
 #include "engine/alloc.h"
 #include "engine/sqlite_value.h"
+#include "transforms/inverse.h"
 
 /* ---- small helpers ------------------------------------------------ */
 
@@ -1152,6 +1153,15 @@ static int transform_mapper_open(ferry_mapper **out, const ferry_transform *t,
 	return ferry_mapper_open(out, t->plan, &t->plan->tables[table], err);
 }
 
+static int transform_invert(ferry_transform **out,
+                            const ferry_transform_ops **ops,
+                            const ferry_transform *t, ferry_dialect old_dialect,
+                            ferry_error *err)
+{
+	*ops = &ferry_inverse_transform_ops;
+	return ferry_inverse_build(out, t->plan, old_dialect, err);
+}
+
 const ferry_transform_ops ferry_plan_transform_ops = {
 	.build = transform_build,
 	.free = transform_free,
@@ -1164,4 +1174,5 @@ const ferry_transform_ops ferry_plan_transform_ops = {
 	.mapper_open = transform_mapper_open,
 	.map = ferry_mapper_map,
 	.mapper_close = ferry_mapper_close,
+	.invert = transform_invert,
 };
