@@ -71,6 +71,8 @@ struct ferry_capture {
 	                           transactions: nothing of ours below it is
 	                           unread */
 	uint64_t idle_delivered;/* `delivered` when idle_end was seen */
+	uint64_t read_until;    /* reads go on until idle_end passes it
+	                           (read_barrier); 0: none */
 	int64_t last_status_us;
 	ferry_pgoutput_relcache *rels;
 	ferry_pgoutput_msg msg;
@@ -687,6 +689,8 @@ static int pg_cap_install(ferry_capture *cap, const ferry_schema *tables,
 	return rc;
 }
 
+/* A fence is not removed with the capture (engine/capture.h: a
+ * rolled-back target stays fenced); ferry clean unfences first. */
 static int pg_cap_remove(ferry_capture *cap, ferry_buf *report,
                          ferry_error *err)
 {
@@ -870,7 +874,8 @@ static void put_lsn(char *out, size_t n, uint64_t lsn)
 	snprintf(out, n, "%X/%X", (unsigned)(lsn >> 32), (unsigned)lsn);
 }
 
-static int send_status(ferry_capture *cap, bool force, ferry_error *err)
+static int send_status_asking(ferry_capture *cap, bool force, bool ask,
+                              ferry_error *err)
 {
 	int64_t now = now_us();
 	if (!cap->streaming ||
@@ -884,7 +889,7 @@ static int send_status(ferry_capture *cap, bool force, ferry_error *err)
 	if (cap->released >= cap->idle_delivered && cap->idle_end > flush)
 		flush = cap->idle_end;
 	ferry_pgoutput_status st = {flush, flush, flush,
-	                            ferry_pgoutput_time_from_unix(now), false};
+	                            ferry_pgoutput_time_from_unix(now), ask};
 	uint8_t msg[FERRY_PGOUTPUT_STATUS_LEN];
 	ferry_pgoutput_status_encode(msg, &st);
 	if (PQputCopyData(cap->repl, (const char *)msg, sizeof msg) != 1 ||
@@ -893,6 +898,11 @@ static int send_status(ferry_capture *cap, bool force, ferry_error *err)
 		               "could not report the position to", cap);
 	cap->last_status_us = now;
 	return 0;
+}
+
+static int send_status(ferry_capture *cap, bool force, ferry_error *err)
+{
+	return send_status_asking(cap, force, false, err);
 }
 
 /* The published tables as the plan saw them, for the images' types. */
@@ -1197,6 +1207,30 @@ static int on_message(ferry_capture *cap, const ferry_pgoutput_frame *f,
  * stream is quiet between transactions (or the hint is reached at a
  * transaction's end).
  */
+/* How long a read waits for the stream to pass a barrier. */
+#define BARRIER_WAIT_US INT64_C(60000000)
+
+/*
+ * Quiet, but the stream has not shown that it passed the barrier: ask
+ * the server where it is (a keepalive answers with the position decoding
+ * has passed, which is past every transaction committed before it).
+ */
+static int await_barrier(ferry_capture *cap, int64_t *since,
+                         ferry_error *err)
+{
+	int64_t now = now_us();
+	if (!*since)
+		*since = now;
+	if (now - *since > BARRIER_WAIT_US)
+		return ferry_error_set(err, FERRY_ERROR, "the stream of \"%s\" did "
+		                       "not reach WAL position %X/%X within %d s",
+		                       cap->uri, (unsigned)(cap->read_until >> 32),
+		                       (unsigned)cap->read_until,
+		                       (int)(BARRIER_WAIT_US / 1000000));
+	int rc = send_status_asking(cap, true, true, err);
+	return rc < 0 ? rc : wait_readable(cap, 200, err);
+}
+
 static int pg_cap_read(ferry_capture *cap, uint64_t after,
                        uint64_t max_changes_hint, ferry_capture_fn fn,
                        void *arg, uint64_t *last, ferry_error *err)
@@ -1207,7 +1241,7 @@ static int pg_cap_read(ferry_capture *cap, uint64_t after,
 	int rc = cap->streaming ? 0 : start_stream(cap, after, err);
 	delivery d = {fn, arg, after, 0};
 	uint64_t got = *last;
-	int64_t began = now_us();
+	int64_t began = now_us(), barrier_since = 0;
 	uint64_t budget = max_changes_hint && max_changes_hint <
 	                                          READ_BUDGET_CHANGES
 	                      ? max_changes_hint
@@ -1222,7 +1256,9 @@ static int pg_cap_read(ferry_capture *cap, uint64_t after,
 				rc = ferry_error_set(err, FERRY_ERROR, "the stream of "
 				                     "\"%s\" stopped inside a transaction "
 				                     "for %d s", cap->uri, ms / 1000);
-			if (rc == 0)
+			if (rc == 0 && cap->read_until > cap->idle_end)
+				rc = await_barrier(cap, &barrier_since, err);
+			else if (rc == 0)
 				break; /* quiet between transactions: caught up */
 			rc = rc == 1 ? 0 : rc;
 			continue;
@@ -1266,7 +1302,24 @@ static int pg_cap_read(ferry_capture *cap, uint64_t after,
 		stop_stream(cap);
 		return rc;
 	}
+	if (cap->read_until && cap->idle_end >= cap->read_until)
+		cap->read_until = 0;
 	*last = got;
+	return 0;
+}
+
+/* Reads from now on go on until the stream has passed the WAL written
+ * so far: every transaction committed before this call. */
+static int pg_cap_read_barrier(ferry_capture *cap, ferry_error *err)
+{
+	PGresult *res;
+	int rc = run(cap, "SELECT pg_catalog.pg_current_wal_insert_lsn() - "
+	                  "'0/0'::pg_lsn", 0, NULL, &res,
+	             "could not read the WAL position of", err);
+	if (rc < 0)
+		return rc;
+	cap->read_until = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
+	PQclear(res);
 	return 0;
 }
 
@@ -1325,7 +1378,568 @@ static int pg_cap_describe(ferry_capture *cap, ferry_buf *out,
 	return 0;
 }
 
+/* ---- the write fence (docs/cutover.md) -------------------------------- */
+
+/* ferry_fence_<migration id>: the fence's function and every one of its
+ * triggers.  "ferry_" is ferry's prefix in a database (slots,
+ * publications, origins), and one database holds one migration's
+ * capture, so the fence is found by the prefix alone: unfence and clean
+ * need no slot. */
+#define FENCE_PREFIX "ferry_fence_"
+/* How long the fence waits for one table's lock.  A transaction that
+ * writes to the table holds a lock the fence's must wait for; while it
+ * waits, every later writer queues behind the fence.  Failing beats
+ * stalling the application behind a transaction that may never end. */
+#define FENCE_LOCK_TIMEOUT "5s"
+#define NAME_MAX_BYTES 63 /* PostgreSQL truncates longer identifiers */
+
+/* The fence's triggers, with their tables: named like their function. */
+#define FENCE_TRIGGERS                                                       \
+	"FROM pg_catalog.pg_trigger g "                                         \
+	"JOIN pg_catalog.pg_proc p ON p.oid = g.tgfoid "                        \
+	"JOIN pg_catalog.pg_class c ON c.oid = g.tgrelid "                      \
+	"JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "             \
+	"WHERE g.tgname LIKE 'ferry\\_fence\\_%' AND p.proname = g.tgname "     \
+	"AND NOT g.tgisinternal"
+
+/* The tables of the publication and, for a partitioned one, every
+ * partition: a statement trigger fires only for the table a statement
+ * names, so a partition's trigger does not see writes through its parent
+ * nor the parent's writes naming the partition.  With the state of the
+ * fence trigger on each (NULL: none; 'A': fires in every session). */
+static const char FENCE_TABLES[] =
+    "WITH named AS (SELECT r.prrelid AS oid "
+    "FROM pg_catalog.pg_publication_rel r "
+    "JOIN pg_catalog.pg_publication p ON p.oid = r.prpubid "
+    "WHERE p.pubname = $1), "
+    "fenced AS (SELECT oid FROM named UNION "
+    "SELECT t.relid FROM named, pg_catalog.pg_partition_tree(named.oid) t) "
+    "SELECT c.oid, n.nspname, c.relname, (SELECT g.tgenabled "
+    "FROM pg_catalog.pg_trigger g "
+    "JOIN pg_catalog.pg_proc fn ON fn.oid = g.tgfoid "
+    "WHERE g.tgrelid = c.oid AND g.tgname = $2 AND fn.proname = $2) "
+    "FROM fenced f JOIN pg_catalog.pg_class c ON c.oid = f.oid "
+    "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+    "ORDER BY n.nspname, c.relname";
+
+static const char *fence_lock_timeout(void)
+{
+	/* a test hook, so that the tests of a lock timeout need not wait */
+	const char *t = getenv("FERRY_TEST_FENCE_LOCK_TIMEOUT");
+	return t && *t ? t : FENCE_LOCK_TIMEOUT;
+}
+
+/* name = the fence's name for the installed migration. */
+static int fence_name(ferry_capture *cap, ferry_buf *name, ferry_error *err)
+{
+	int rc = know_slot(cap, err);
+	if (rc < 0)
+		return rc;
+	ferry_buf_printf(name, FENCE_PREFIX "%s",
+	                 cap->slot + strlen(SLOT_PREFIX));
+	if (!ferry_buf_cstr(name))
+		return ferry_error_oom(err);
+	if (name->len > NAME_MAX_BYTES)
+		return ferry_error_set(err, FERRY_EINVAL, "could not fence "
+		                       "PostgreSQL database \"%s\": the name %s is "
+		                       "longer than PostgreSQL's %d bytes",
+		                       cap->uri, ferry_buf_cstr(name),
+		                       NAME_MAX_BYTES);
+	return 0;
+}
+
+/*
+ * Begins a transaction for ferry's own DDL; with lock_timeout, waiting
+ * for a table's lock fails after fence_lock_timeout().  On failure no
+ * transaction is open; on success end_ddl ends it.
+ */
+static int begin_ddl(ferry_capture *cap, bool lock_timeout, const char *what,
+                     ferry_error *err)
+{
+	if (cap->in_snapshot)
+		return ferry_error_set(err, FERRY_EINVAL, "%s PostgreSQL database "
+		                       "\"%s\": a snapshot is open", what, cap->uri);
+	const char *params[1] = {fence_lock_timeout()};
+	int rc = writable(cap, err);
+	if (rc == 0)
+		rc = run(cap, "BEGIN", 0, NULL, NULL, what, err);
+	if (rc == 0 && lock_timeout) {
+		rc = run(cap, "SELECT pg_catalog.set_config('lock_timeout', $1, "
+		              "true)", 1, params, NULL, what, err);
+		if (rc < 0)
+			PQclear(PQexec(cap->conn, "ROLLBACK"));
+	}
+	return rc;
+}
+
+/* Commits when rc is 0, else rolls back; returns the outcome. */
+static int end_ddl(ferry_capture *cap, int rc, const char *what,
+                   ferry_error *err)
+{
+	if (rc == 0)
+		return run(cap, "COMMIT", 0, NULL, NULL, what, err);
+	PQclear(PQexec(cap->conn, "ROLLBACK"));
+	return rc;
+}
+
+/* As run, of sql without parameters; *timed_out (unless NULL) =
+ * whether it failed waiting for a lock. */
+static int run_ddl(ferry_capture *cap, ferry_buf *sql, const char *what,
+                   bool *timed_out, ferry_error *err)
+{
+	if (timed_out)
+		*timed_out = false;
+	if (!ferry_buf_cstr(sql))
+		return ferry_error_oom(err);
+	PGresult *res = PQexec(cap->conn, ferry_buf_cstr(sql));
+	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+	int rc = 0;
+	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		if (timed_out)
+			*timed_out = state && strcmp(state, "55P03") == 0;
+		rc = pg_fail(err, FERRY_ERROR, cap->conn, res, what, cap);
+	}
+	PQclear(res);
+	return rc;
+}
+
+/* Appends text as a string literal: libpq's quoting, right for the
+ * connection's encoding and standard_conforming_strings. */
+static int put_literal(ferry_capture *cap, ferry_buf *b, const char *text,
+                       const char *what, ferry_error *err)
+{
+	char *lit = PQescapeLiteral(cap->conn, text, strlen(text));
+	if (!lit)
+		return pg_fail(err, FERRY_ERROR, cap->conn, NULL, what, cap);
+	ferry_buf_puts(b, lit);
+	PQfreemem(lit);
+	return 0;
+}
+
+static void put_qualified(ferry_buf *b, const char *schema, const char *name)
+{
+	ferry_buf_put_ident(b, schema);
+	ferry_buf_putc(b, '.');
+	ferry_buf_put_ident(b, name);
+}
+
+/* A table whose lock did not come within the lock timeout. */
+typedef struct lock_wait {
+	bool timed_out;
+	char relid[16];
+	char table[NAME_MAX_BYTES + 1];
+} lock_wait;
+
+static void note_lock_wait(lock_wait *w, const PGresult *res, int row,
+                           int relid_col, int table_col)
+{
+	w->timed_out = true;
+	snprintf(w->relid, sizeof w->relid, "%s",
+	         PQgetvalue(res, row, relid_col));
+	snprintf(w->table, sizeof w->table, "%s",
+	         PQgetvalue(res, row, table_col));
+}
+
+/*
+ * Appends " (pid N, \"application\", in a transaction for S s)" about
+ * the oldest other session holding a lock on table relid that ours
+ * waited for: any lock (all conflict with DROP TRIGGER's), or with
+ * writers_only those that conflict with CREATE TRIGGER's SHARE ROW
+ * EXCLUSIVE.  Nothing when none is found; what the role may not see of
+ * another role's session is left out.
+ */
+static void put_blocker(ferry_capture *cap, const char *relid,
+                        bool writers_only, ferry_buf *out)
+{
+	const char *params[2] = {relid, writers_only ? "t" : "f"};
+	PGresult *res = PQexecParams(
+	    cap->conn,
+	    "SELECT l.pid, a.application_name, pg_catalog.floor(EXTRACT(epoch "
+	    "FROM pg_catalog.now() - a.xact_start))::bigint "
+	    "FROM pg_catalog.pg_locks l "
+	    "LEFT JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid "
+	    "WHERE l.locktype = 'relation' AND l.relation = $1::oid "
+	    "AND l.database = (SELECT oid FROM pg_catalog.pg_database "
+	    "WHERE datname = pg_catalog.current_database()) AND l.granted "
+	    "AND l.pid IS DISTINCT FROM pg_catalog.pg_backend_pid() "
+	    "AND NOT ($2::bool AND l.mode IN ('AccessShareLock', "
+	    "'RowShareLock')) ORDER BY a.xact_start NULLS FIRST LIMIT 1",
+	    2, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+		PQclear(res);
+		return;
+	}
+	if (PQgetisnull(res, 0, 0)) {
+		ferry_buf_puts(out, " (a prepared transaction)");
+	} else {
+		ferry_buf_printf(out, " (pid %s", PQgetvalue(res, 0, 0));
+		if (!PQgetisnull(res, 0, 1) && *PQgetvalue(res, 0, 1))
+			ferry_buf_printf(out, ", \"%s\"", PQgetvalue(res, 0, 1));
+		if (!PQgetisnull(res, 0, 2))
+			ferry_buf_printf(out, ", in a transaction for %s s",
+			                 PQgetvalue(res, 0, 2));
+		ferry_buf_putc(out, ')');
+	}
+	PQclear(res);
+}
+
+/* After the transaction that waited has been rolled back: err = which
+ * table's lock did not come and who held it, then tail. */
+static int lock_timed_out(ferry_capture *cap, const char *verb,
+                          const lock_wait *w, bool writers_only,
+                          const char *tail, ferry_error *err)
+{
+	ferry_buf who = FERRY_BUF_INIT;
+	put_blocker(cap, w->relid, writers_only, &who);
+	int rc = ferry_error_set(err, FERRY_ERROR, "could not %s table \"%s\" "
+	                         "of PostgreSQL database \"%s\": a transaction "
+	                         "that %s it did not end within %s%s; %s",
+	                         verb, w->table, cap->uri,
+	                         writers_only ? "writes to" : "uses",
+	                         fence_lock_timeout(),
+	                         ferry_buf_cstr(&who) ? ferry_buf_cstr(&who) : "",
+	                         tail);
+	ferry_buf_free(&who);
+	return rc;
+}
+
+/*
+ * The schema to create the function in (current_schema(), owned by the
+ * caller), once the role is known to be able to run it.  The function
+ * runs as its owner (SECURITY DEFINER): PostgreSQL lets only a superuser
+ * and those granted it call pg_replication_origin_session_is_setup(),
+ * and the application's role, calling the trigger, is neither.
+ */
+static int fence_schema(ferry_capture *cap, char **schema, ferry_error *err)
+{
+	PGresult *res;
+	*schema = NULL;
+	int rc = run(cap, "SELECT pg_catalog.has_function_privilege("
+	                  "'pg_catalog.pg_replication_origin_session_is_setup()'"
+	                  ", 'EXECUTE'), current_user, "
+	                  "pg_catalog.current_schema(), "
+	                  "pg_catalog.quote_ident(current_user)",
+	             0, NULL, &res, "could not fence", err);
+	if (rc < 0)
+		return rc;
+	if (strcmp(PQgetvalue(res, 0, 0), "t") != 0)
+		rc = ferry_error_set(err, FERRY_EUNSUPPORTED, "could not fence "
+		                     "PostgreSQL database \"%s\": the role %s may "
+		                     "not call pg_replication_origin_session_is_"
+		                     "setup(), which lets ferry's own writes pass the "
+		                     "fence (a superuser may, or GRANT EXECUTE ON "
+		                     "FUNCTION pg_catalog.pg_replication_origin_"
+		                     "session_is_setup() TO %s)", cap->uri,
+		                     PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 3));
+	else if (PQgetisnull(res, 0, 2))
+		rc = ferry_error_set(err, FERRY_EINVAL, "could not fence PostgreSQL "
+		                     "database \"%s\": its search_path names no "
+		                     "schema to create the fence's function in",
+		                     cap->uri);
+	else if (!(*schema = ferry_strdup(PQgetvalue(res, 0, 2))))
+		rc = ferry_error_oom(err);
+	PQclear(res);
+	return rc;
+}
+
+/* Creates (or replaces, with the same text) the function every fence
+ * trigger calls.  Statement triggers: its NULL is not a row. */
+static int create_fence_function(ferry_capture *cap, const char *schema,
+                                 const char *name, const char *message,
+                                 ferry_error *err)
+{
+	static const char what[] = "could not fence";
+	ferry_buf body = FERRY_BUF_INIT, sql = FERRY_BUF_INIT;
+	ferry_buf_puts(&body, "BEGIN IF NOT pg_catalog."
+	                      "pg_replication_origin_session_is_setup() THEN "
+	                      "RAISE EXCEPTION USING ERRCODE = "
+	                      "'read_only_sql_transaction', MESSAGE = "
+	                      "'ferry: table \"' || TG_TABLE_NAME || "
+	                      "'\" is fenced: ' || ");
+	int rc = put_literal(cap, &body, message, what, err);
+	ferry_buf_puts(&body, "; END IF; RETURN NULL; END");
+	ferry_buf_puts(&sql, "CREATE OR REPLACE FUNCTION ");
+	put_qualified(&sql, schema, name);
+	ferry_buf_puts(&sql, "() RETURNS trigger LANGUAGE plpgsql SECURITY "
+	                     "DEFINER SET search_path = pg_catalog, pg_temp AS ");
+	if (rc == 0)
+		rc = ferry_buf_cstr(&body)
+		         ? put_literal(cap, &sql, ferry_buf_cstr(&body), what, err)
+		         : ferry_error_oom(err);
+	if (rc == 0)
+		rc = run_ddl(cap, &sql, what, NULL, err);
+	ferry_buf_free(&body);
+	ferry_buf_free(&sql);
+	return rc;
+}
+
+/* Puts the trigger on one table (unless it is there) and makes it fire
+ * in every session, even one with session_replication_role = replica
+ * (a bulk load's trick to skip triggers): only an origin passes. */
+static int fence_table(ferry_capture *cap, const PGresult *tables, int row,
+                       const char *schema, const char *name, lock_wait *w,
+                       ferry_error *err)
+{
+	static const char what[] = "could not fence";
+	ferry_buf sql = FERRY_BUF_INIT;
+	bool timed_out = false;
+	int rc = 0;
+	if (PQgetisnull(tables, row, 3)) {
+		ferry_buf_puts(&sql, "CREATE TRIGGER ");
+		ferry_buf_put_ident(&sql, name);
+		ferry_buf_puts(&sql, " BEFORE INSERT OR UPDATE OR DELETE OR "
+		                     "TRUNCATE ON ");
+		put_qualified(&sql, PQgetvalue(tables, row, 1),
+		              PQgetvalue(tables, row, 2));
+		ferry_buf_puts(&sql, " FOR EACH STATEMENT EXECUTE FUNCTION ");
+		put_qualified(&sql, schema, name);
+		ferry_buf_puts(&sql, "()");
+		rc = run_ddl(cap, &sql, what, &timed_out, err);
+		ferry_buf_reset(&sql);
+	}
+	ferry_buf_puts(&sql, "ALTER TABLE ");
+	put_qualified(&sql, PQgetvalue(tables, row, 1),
+	              PQgetvalue(tables, row, 2));
+	ferry_buf_puts(&sql, " ENABLE ALWAYS TRIGGER ");
+	ferry_buf_put_ident(&sql, name);
+	if (rc == 0)
+		rc = run_ddl(cap, &sql, what, &timed_out, err);
+	if (timed_out)
+		note_lock_wait(w, tables, row, 0, 2);
+	ferry_buf_free(&sql);
+	return rc;
+}
+
+/* Fences every table of the publication that is not fenced yet. */
+static int fence_tables(ferry_capture *cap, const char *schema,
+                        const char *name, lock_wait *w, ferry_error *err)
+{
+	PGresult *res;
+	const char *params[2] = {cap->slot, name};
+	int rc = run(cap, FENCE_TABLES, 2, params, &res, "could not fence", err);
+	if (rc < 0)
+		return rc;
+	if (PQntuples(res) == 0)
+		rc = ferry_error_set(err, FERRY_ENOTFOUND, "could not fence "
+		                     "PostgreSQL database \"%s\": publication %s "
+		                     "holds no table", cap->uri, cap->slot);
+	for (int i = 0; rc == 0 && i < PQntuples(res); i++)
+		if (PQgetisnull(res, i, 3) ||
+		    strcmp(PQgetvalue(res, i, 3), "A") != 0)
+			rc = fence_table(cap, res, i, schema, name, w, err);
+	PQclear(res);
+	return rc;
+}
+
+/*
+ * One transaction.  Why no write of the application can commit once it
+ * has: CREATE TRIGGER takes a SHARE ROW EXCLUSIVE lock on each table,
+ * which conflicts with the ROW EXCLUSIVE lock every writer holds until
+ * its transaction ends.  So the fence commits only after every
+ * transaction that wrote to a captured table has ended, and a writer
+ * that comes later takes its lock after the commit and sees the trigger.
+ * Again when fenced: every trigger is there, nothing is locked or
+ * changed but the function, replaced by the same text.
+ */
+static int pg_cap_fence(ferry_capture *cap, const char *message,
+                        ferry_error *err)
+{
+	ferry_buf name = FERRY_BUF_INIT;
+	char *schema = NULL;
+	lock_wait w = {0};
+	int rc = fence_name(cap, &name, err);
+	if (rc == 0)
+		rc = begin_ddl(cap, true, "could not fence", err);
+	if (rc < 0) {
+		ferry_buf_free(&name);
+		return rc;
+	}
+	rc = fence_schema(cap, &schema, err);
+	if (rc == 0)
+		rc = create_fence_function(cap, schema, ferry_buf_cstr(&name),
+		                           message, err);
+	if (rc == 0)
+		rc = fence_tables(cap, schema, ferry_buf_cstr(&name), &w, err);
+	rc = end_ddl(cap, rc, "could not fence", err);
+	if (w.timed_out)
+		rc = lock_timed_out(cap, "fence", &w, true, "nothing was fenced",
+		                    err);
+	ferry_free(schema);
+	ferry_buf_free(&name);
+	return rc;
+}
+
+/* Drops every fence trigger, a line for each to lines. */
+static int drop_fence_triggers(ferry_capture *cap, ferry_buf *lines,
+                               lock_wait *w, ferry_error *err)
+{
+	static const char what[] = "could not unfence";
+	PGresult *res;
+	int rc = run(cap, "SELECT g.tgname, n.nspname, c.relname, c.oid "
+	                  FENCE_TRIGGERS " ORDER BY n.nspname, c.relname",
+	             0, NULL, &res, what, err);
+	for (int i = 0; rc == 0 && i < PQntuples(res); i++) {
+		ferry_buf sql = FERRY_BUF_INIT;
+		bool timed_out;
+		ferry_buf_puts(&sql, "DROP TRIGGER IF EXISTS ");
+		ferry_buf_put_ident(&sql, PQgetvalue(res, i, 0));
+		ferry_buf_puts(&sql, " ON ");
+		put_qualified(&sql, PQgetvalue(res, i, 1), PQgetvalue(res, i, 2));
+		rc = run_ddl(cap, &sql, what, &timed_out, err);
+		if (timed_out)
+			note_lock_wait(w, res, i, 3, 2);
+		if (rc == 0)
+			ferry_buf_printf(lines, "dropped fence trigger %s on table "
+			                 "\"%s\" of %s\n", PQgetvalue(res, i, 0),
+			                 PQgetvalue(res, i, 2), cap->uri);
+		ferry_buf_free(&sql);
+	}
+	PQclear(res);
+	return rc;
+}
+
+/* Drops the fence's function(s), a line for each to lines. */
+static int drop_fence_functions(ferry_capture *cap, ferry_buf *lines,
+                                ferry_error *err)
+{
+	static const char what[] = "could not unfence";
+	PGresult *res;
+	int rc = run(cap, "SELECT n.nspname, p.proname FROM pg_catalog.pg_proc p "
+	                  "JOIN pg_catalog.pg_namespace n "
+	                  "ON n.oid = p.pronamespace "
+	                  "WHERE p.proname LIKE 'ferry\\_fence\\_%' "
+	                  "AND p.pronargs = 0 AND p.prorettype = "
+	                  "'pg_catalog.trigger'::pg_catalog.regtype "
+	                  "ORDER BY 1, 2",
+	             0, NULL, &res, what, err);
+	for (int i = 0; rc == 0 && i < PQntuples(res); i++) {
+		ferry_buf sql = FERRY_BUF_INIT;
+		ferry_buf_puts(&sql, "DROP FUNCTION IF EXISTS ");
+		put_qualified(&sql, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1));
+		ferry_buf_puts(&sql, "()");
+		rc = run_ddl(cap, &sql, what, NULL, err);
+		if (rc == 0)
+			ferry_buf_printf(lines, "dropped fence function %s() of %s\n",
+			                 PQgetvalue(res, i, 1), cap->uri);
+		ferry_buf_free(&sql);
+	}
+	PQclear(res);
+	return rc;
+}
+
+/*
+ * One transaction, with the fence's lock timeout: DROP TRIGGER takes an
+ * ACCESS EXCLUSIVE lock, which waits for every transaction that uses the
+ * table, even a read, and queues every later one behind it.  A table
+ * whose lock does not come stays fenced, and the error says which
+ * session held it.
+ */
+static int pg_cap_unfence(ferry_capture *cap, ferry_buf *report,
+                          ferry_error *err)
+{
+	ferry_buf lines = FERRY_BUF_INIT;
+	lock_wait w = {0};
+	int rc = begin_ddl(cap, true, "could not unfence", err);
+	if (rc < 0)
+		return rc;
+	rc = drop_fence_triggers(cap, &lines, &w, err);
+	if (rc == 0)
+		rc = drop_fence_functions(cap, &lines, err);
+	rc = end_ddl(cap, rc, "could not unfence", err);
+	if (w.timed_out)
+		rc = lock_timed_out(cap, "unfence", &w, false,
+		                    "the fence is still in place", err);
+	if (rc == 0 && ferry_buf_failed(&lines))
+		rc = ferry_error_oom(err); /* unfenced, but the report is lost */
+	if (rc == 0 && report)
+		ferry_buf_append(report, lines.data, lines.len);
+	ferry_buf_free(&lines);
+	return rc;
+}
+
+static int pg_cap_fenced(ferry_capture *cap, bool *fenced, ferry_error *err)
+{
+	PGresult *res;
+	*fenced = false;
+	int rc = run(cap, "SELECT EXISTS (SELECT 1 " FENCE_TRIGGERS ")", 0, NULL,
+	             &res, "could not look for a fence in", err);
+	if (rc == 0)
+		*fenced = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	PQclear(res);
+	return rc;
+}
+
+/* ---- tables ferry created --------------------------------------------- */
+
+/* The table `name` of the current schema and, when partitioned, every
+ * partition (changes are decoded with the partition's identity), with
+ * their replica identity. */
+static const char TABLE_TREE[] =
+    "WITH t AS (SELECT c.oid FROM pg_catalog.pg_class c "
+    "WHERE c.relname = $1 AND c.relkind IN ('r', 'p') AND c.relnamespace = "
+    "pg_catalog.current_schema()::pg_catalog.regnamespace) "
+    "SELECT n.nspname, c.relname, c.relreplident "
+    "FROM (SELECT oid FROM t UNION "
+    "SELECT p.relid FROM t, pg_catalog.pg_partition_tree(t.oid) p) m "
+    "JOIN pg_catalog.pg_class c ON c.oid = m.oid "
+    "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+    "ORDER BY c.relname";
+
+static int full_identity(ferry_capture *cap, const char *table,
+                         ferry_buf *lines, ferry_error *err)
+{
+	static const char what[] = "could not make tables capturable in";
+	PGresult *res;
+	const char *params[1] = {table};
+	int rc = run(cap, TABLE_TREE, 1, params, &res, what, err);
+	if (rc < 0)
+		return rc;
+	if (PQntuples(res) == 0)
+		rc = ferry_error_set(err, FERRY_ENOTFOUND, "%s PostgreSQL database "
+		                     "\"%s\": its current schema has no table \"%s\"",
+		                     what, cap->uri, table);
+	for (int i = 0; rc == 0 && i < PQntuples(res); i++) {
+		if (strcmp(PQgetvalue(res, i, 2), "f") == 0)
+			continue;
+		ferry_buf sql = FERRY_BUF_INIT;
+		ferry_buf_puts(&sql, "ALTER TABLE ");
+		put_qualified(&sql, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1));
+		ferry_buf_puts(&sql, " REPLICA IDENTITY FULL");
+		rc = run_ddl(cap, &sql, what, NULL, err);
+		if (rc == 0)
+			ferry_buf_printf(lines, "set REPLICA IDENTITY FULL on table "
+			                 "\"%s\" of %s\n", PQgetvalue(res, i, 1),
+			                 cap->uri);
+		ferry_buf_free(&sql);
+	}
+	PQclear(res);
+	return rc;
+}
+
+/* In one transaction: only tables ferry created, which nobody uses yet,
+ * so no lock timeout. */
+static int pg_cap_make_capturable(ferry_capture *cap,
+                                  const ferry_schema *tables,
+                                  ferry_buf *report, ferry_error *err)
+{
+	static const char what[] = "could not make tables capturable in";
+	ferry_buf lines = FERRY_BUF_INIT;
+	int rc = begin_ddl(cap, false, what, err);
+	if (rc < 0)
+		return rc;
+	for (uint32_t t = 0; rc == 0 && t < tables->ntables; t++)
+		rc = full_identity(cap, tables->tables[t].name, &lines, err);
+	rc = end_ddl(cap, rc, what, err);
+	if (rc == 0 && ferry_buf_failed(&lines))
+		rc = ferry_error_oom(err);
+	if (rc == 0 && report)
+		ferry_buf_append(report, lines.data, lines.len);
+	ferry_buf_free(&lines);
+	return rc;
+}
+
 const ferry_capture_ops ferry_pg_capture_ops = {
+	.read_barrier = pg_cap_read_barrier,
 	.name = "postgresql",
 	.open = pg_cap_open,
 	.introspect = pg_cap_introspect,
@@ -1344,5 +1958,9 @@ const ferry_capture_ops ferry_pg_capture_ops = {
 	.read = pg_cap_read,
 	.release = pg_cap_release,
 	.describe = pg_cap_describe,
+	.fence = pg_cap_fence,
+	.unfence = pg_cap_unfence,
+	.fenced = pg_cap_fenced,
+	.make_capturable = pg_cap_make_capturable,
 	.close = pg_cap_close,
 };

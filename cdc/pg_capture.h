@@ -3,7 +3,9 @@
  * replication (engine/capture.h; docs/online-postgresql.md is the
  * design): a publication and a pgoutput slot named after the migration,
  * the stream read through libpq's replication protocol, tables read
- * through cdc/pg_source.c.
+ * through cdc/pg_source.c.  A cutover's write fence is a trigger on each
+ * captured table that only sessions with a replication origin pass
+ * (docs/online-postgresql.md, "The write fence").
  */
 #ifndef FERRY_CDC_PG_CAPTURE_H
 #define FERRY_CDC_PG_CAPTURE_H

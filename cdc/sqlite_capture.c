@@ -871,8 +871,7 @@ static int remove_all(ferry_capture *cap, ferry_buf *report, ferry_error *err)
 	int rc = query_names(cap, "SELECT name FROM sqlite_master"
 	                     " WHERE type = 'trigger'"
 	                     " AND substr(name, 1, 7) = '_ferry_'"
-	                     " AND substr(name, -4) IN ('_ins', '_upd', '_del',"
-	                     " '_fin', '_fup', '_fde')"
+	                     " AND substr(name, -4) IN ('_ins', '_upd', '_del')"
 	                     " ORDER BY name", NULL, &trig, err);
 	bool any = trig.n > 0, seq_trigger = false;
 	for (uint32_t i = 0; rc == 0 && i < trig.n; i++)
@@ -1841,7 +1840,12 @@ static int cap_unfence(ferry_capture *cap, ferry_buf *report,
 		                 report ? report : &ignored, err);
 	names_free(&trig);
 	ferry_buf_free(&ignored);
+	/* a fence outlives the capture it came with (remove leaves it: a
+	 * rolled-back target stays fenced until the next cutover) */
+	bool meta = false;
 	if (rc == 0)
+		rc = object_exists(cap, "table", "_ferry_meta", &meta, err);
+	if (rc == 0 && meta)
 		rc = run(cap, "DELETE FROM _ferry_meta WHERE key = 'fenced'", what,
 		         err);
 	/* ferry's own DDL is not a schema change, but one the application

@@ -72,6 +72,7 @@ int cli_cmd_clean(const cli_command *cmd, cli_args *args);
 int cli_cmd_cutover(const cli_command *cmd, cli_args *args);
 int cli_cmd_rollback(const cli_command *cmd, cli_args *args);
 int cli_cmd_verify(const cli_command *cmd, cli_args *args);
+int cli_cmd_undo(const cli_command *cmd, cli_args *args);
 
 /*
  * Parses argv (after the command name) for cmd.  Global options may come

@@ -213,6 +213,17 @@ int cli_cmd_status(const cli_command *cmd, cli_args *args)
 			printf(",\"source\":");
 			cli_json_string(stdout, s.source);
 		}
+		printf(",\"cutover\":");
+		cli_json_string(stdout, s.cutover_step);
+		printf(",\"rollback\":");
+		cli_json_string(stdout, s.rollback_step);
+		if (s.has_reverse)
+			printf(",\"reverse\":{\"journal_head\":%llu,\"applied\":%llu,"
+			       "\"lag_changes\":%llu,\"lag_seconds\":%.3f}",
+			       (unsigned long long)s.reverse_head,
+			       (unsigned long long)s.reverse_applied,
+			       (unsigned long long)s.reverse_lag_changes,
+			       s.reverse_lag_seconds);
 		printf(",\"journal_head\":%llu,\"applied\":%llu,\"lag_changes\":%llu,"
 		       "\"lag_seconds\":%.3f,\"capture_position\":%llu,"
 		       "\"rejects\":%lld}\n",
@@ -247,6 +258,19 @@ int cli_cmd_status(const cli_command *cmd, cli_args *args)
 	printf("rejects:      %lld\n", (long long)s.rejects);
 	if (s.source)
 		printf("source:       %s\n", s.source);
+	if (*s.cutover_step)
+		printf("cutover:      %s\n", strcmp(s.cutover_step, "cut-over") == 0
+		       ? "cut over: the target is the primary"
+		       : s.cutover_step);
+	if (*s.rollback_step)
+		printf("rollback:     %s\n", s.rollback_step);
+	if (s.has_reverse)
+		printf("reverse:      LSN %llu journalled, %llu applied to the "
+		       "source, lag %llu changes, %.1f s\n",
+		       (unsigned long long)s.reverse_head,
+		       (unsigned long long)s.reverse_applied,
+		       (unsigned long long)s.reverse_lag_changes,
+		       s.reverse_lag_seconds);
 	ferry_online_status_free(&s);
 	(void)cmd;
 	return FERRY_EXIT_OK;

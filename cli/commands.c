@@ -129,9 +129,15 @@ const cli_command cli_commands[] = {
 	 "cutover; --abort unfences the target.",
 	 0, 0, rollback_options, cli_cmd_rollback},
 	{"undo", "", "revert the target to an earlier point",
-	 "Applies the inverse of every journalled change after a point, newest "
-	 "first, from before-images.",
-	 0, 0, undo_options, NULL},
+	 "Reverts the target to what it was when the replay had applied the "
+	 "journal up to --to LSN, or every change committed at or before "
+	 "--to-time TIME (ISO 8601 with a zone, e.g. 2026-11-24T03:00:00Z), by "
+	 "applying the inverse of every later change, newest first, from "
+	 "before-images: one target transaction per source transaction.  "
+	 "Refused, before anything changes, when a change cannot be inverted "
+	 "(no before-image, a truncate).  Resumable after a crash.  The source "
+	 "keeps the changes: ferry verify then lists them.",
+	 0, 0, undo_options, cli_cmd_undo},
 	{"log", "stat|dump", "inspect the journal",
 	 "stat: frames, changes, sizes and cursors.  dump: readable changes.", 1,
 	 1, log_options, cli_cmd_log},

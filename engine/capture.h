@@ -152,7 +152,9 @@ typedef struct ferry_capture_ops {
 	                 ferry_error *err);
 
 	/* Drops every object install made, one line per object appended to
-	 * report; with nothing installed it succeeds and says so. */
+	 * report; with nothing installed it succeeds and says so.  A fence
+	 * stays (unfence removes it): after a rollback the old target keeps
+	 * refusing the application's writes without a capture. */
 	int (*remove)(ferry_capture *cap, ferry_buf *report, ferry_error *err);
 
 	/*
@@ -232,6 +234,15 @@ typedef struct ferry_capture_ops {
 	            uint64_t max_changes_hint, ferry_capture_fn fn, void *arg,
 	            uint64_t *last, ferry_error *err);
 
+	/*
+	 * Makes the following reads go on until they have delivered every
+	 * change committed before this call, even through a quiet moment
+	 * (PostgreSQL: until the stream passes the WAL position of now; a
+	 * cutover's drain after the fence).  NULL: a read always does (an
+	 * SQLite read transaction sees every commit before it).
+	 */
+	int (*read_barrier)(ferry_capture *cap, ferry_error *err);
+
 	/* Forgets the changes up to upto; call only once the journal holds
 	 * them durably. */
 	int (*release)(ferry_capture *cap, uint64_t upto, ferry_error *err);
@@ -256,7 +267,8 @@ typedef struct ferry_capture_ops {
 	int (*fence)(ferry_capture *cap, const char *message, ferry_error *err);
 
 	/* Removes the fence, one report line per object (report may be
-	 * NULL); without a fence it succeeds and changes nothing. */
+	 * NULL); without a fence it succeeds and changes nothing.  Works
+	 * with or without the capture installed. */
 	int (*unfence)(ferry_capture *cap, ferry_buf *report, ferry_error *err);
 
 	/* *fenced = whether a fence is in place (on any captured table). */

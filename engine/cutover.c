@@ -298,7 +298,7 @@ static int reverse_install(online *on, ferry_error *err)
  * forget: also the setting saying there is one (a rollback forgets it
  * last, once the migration is no longer cut over).
  */
-static int reverse_teardown(online *on, const ferry_uri *old_source,
+int online_reverse_teardown(online *on, const ferry_uri *old_source,
                             const ferry_uri *new_primary, bool forget,
                             ferry_buf *report, ferry_error *err)
 {
@@ -344,6 +344,32 @@ static int reverse_teardown(online *on, const ferry_uri *old_source,
 	return rc;
 }
 
+/*
+ * Takes away a fence the target kept since a rollback (it refused the
+ * application's stray writes while it was a copy again): from the
+ * switch on the application writes there.  Said when there was one.
+ */
+int online_unfence_target(online *on, const ferry_uri *target,
+                          ferry_buf *out, ferry_error *err)
+{
+	const ferry_capture_ops *tcops = ferry_capture_for(target->kind);
+	ferry_capture *tcap = NULL;
+	ferry_buf report = FERRY_BUF_INIT;
+	if (!tcops || !tcops->unfence)
+		return 0;
+	int rc = tcops->open(&tcap, target, err);
+	if (rc == 0)
+		rc = tcops->unfence(tcap, &report, err);
+	if (rc == 0 && report.len && out)
+		ferry_buf_puts(out, ferry_buf_cstr(&report));
+	else if (rc == 0 && report.len)
+		online_say(on, "unfenced %s (fenced since a rollback)",
+		           target->redacted);
+	tcops->close(tcap);
+	ferry_buf_free(&report);
+	return rc;
+}
+
 /* ---- cutover ----------------------------------------------------------- */
 
 static int set_step(online *on, const char *key, const char *step,
@@ -372,7 +398,7 @@ static int unfence_after(online *on, int rc, ferry_error *err)
 		                cause ? cause : "", ferry_error_message(&undo));
 	ferry_error_clear(&undo);
 	if (urc == 0 &&
-	    reverse_teardown(on, &on->src_uri, &on->dst_uri, true, NULL,
+	    online_reverse_teardown(on, &on->src_uri, &on->dst_uri, true, NULL,
 	                     &undo) < 0)
 		online_say(on, "warning: the reverse stream's capture on the "
 		           "target could not be removed (%s): ferry cutover "
@@ -388,7 +414,7 @@ static int not_fenced_after(online *on, ferry_error *err)
 {
 	ferry_error undo = FERRY_ERROR_INIT;
 	if (set_step(on, "cutover.step", "", &undo) < 0 ||
-	    reverse_teardown(on, &on->src_uri, &on->dst_uri, true, NULL,
+	    online_reverse_teardown(on, &on->src_uri, &on->dst_uri, true, NULL,
 	                     &undo) < 0)
 		online_say(on, "warning: the reverse stream's capture on the "
 		           "target could not be removed (%s): ferry cutover "
@@ -415,7 +441,7 @@ static int cutover_abort(online *on, ferry_error *err)
 	if (rc == 0)
 		rc = set_step(on, "cutover.step", "", err);
 	if (rc == 0)
-		rc = reverse_teardown(on, &on->src_uri, &on->dst_uri, true,
+		rc = online_reverse_teardown(on, &on->src_uri, &on->dst_uri, true,
 		                      &report, err);
 	if (rc == 0)
 		online_say(on, "cutover aborted: the source is not fenced%s%s",
@@ -464,7 +490,7 @@ static int prepare_reverse(online *on, const ferry_cutover_options *co,
 		                                 "--no-rollback";
 		rc = ferry_state_set(on->state, "reverse.none", reason, err);
 		if (rc == 0)
-			rc = reverse_teardown(on, &on->src_uri, &on->dst_uri, true,
+			rc = online_reverse_teardown(on, &on->src_uri, &on->dst_uri, true,
 			                      NULL, err);
 		if (rc == 0)
 			online_say(on, "reverse   %8.3f s  none: %s; the target's "
@@ -545,6 +571,8 @@ static int cutover_run(online *on, const ferry_cutover_options *co,
 	if (!in_switch) {
 		t0 = online_now_us();
 		rc = set_step(on, "cutover.step", "drain", err);
+		if (rc == 0 && on->cops->read_barrier)
+			rc = on->cops->read_barrier(on->cap, err);
 		if (rc == 0)
 			rc = online_run_passes(on, true, true, err);
 		if (rc == 0 && online_stopped(on))
@@ -574,6 +602,8 @@ static int cutover_run(online *on, const ferry_cutover_options *co,
 	t0 = online_now_us();
 	hook_env env = {"cutover", on->src_uri.redacted, on->dst_uri.redacted};
 	rc = set_step(on, "cutover.step", "switch", err);
+	if (rc == 0)
+		rc = online_unfence_target(on, &on->dst_uri, NULL, err);
 	if (rc == 0 && co->hook)
 		rc = run_hook(on, co->hook, &env, err);
 	if (rc == 0 && past(deadline))
@@ -655,7 +685,9 @@ static int rollback_finish(online *rev, ferry_error *err)
 		rev->journal = NULL;
 		rev->cops->close(rev->cap);
 		rev->cap = NULL;
-		rc = reverse_teardown(rev, &rev->dst_uri, &rev->src_uri, false,
+		rev->tops->close(rev->dst); /* it holds the reverse origin */
+		rev->dst = NULL;
+		rc = online_reverse_teardown(rev, &rev->dst_uri, &rev->src_uri, false,
 		                      &report, err);
 	}
 	char at[32];
@@ -671,7 +703,8 @@ static int rollback_finish(online *rev, ferry_error *err)
 	if (rc == 0)
 		online_say(rev, "rolled back: the source is the primary again; "
 		           "ferry sync carries its writes to the target as before "
-		           "the cutover, and a later ferry cutover can try again");
+		           "the cutover; the target stays fenced until a later "
+		           "ferry cutover (or ferry clean)");
 	ferry_buf_free(&report);
 	return rc;
 }
@@ -775,6 +808,8 @@ static int rollback_run(online *rev, const ferry_cutover_options *co,
 	if (!in_switch) {
 		t0 = online_now_us();
 		rc = set_step(rev, "rollback.step", "drain", err);
+		if (rc == 0 && rev->cops->read_barrier)
+			rc = rev->cops->read_barrier(rev->cap, err);
 		if (rc == 0)
 			rc = online_run_passes(rev, true, true, err);
 		if (rc == 0 && (online_stopped(rev) || past(deadline)))

@@ -1025,6 +1025,24 @@ static int load_snapshot_bounds(online *on, ferry_error *err)
  * source and target connections, the plan. */
 static int mark_origin(online *on, ferry_error *err);
 
+/* An undo half done (engine/undo.c) leaves the target between two
+ * states: a replay or a cutover now would build on that. */
+static int refuse_during_undo(online *on, ferry_error *err)
+{
+	char *pending = NULL;
+	int rc = ferry_state_get(on->state, "undo.pending", &pending, NULL);
+	if (rc == 0 && *pending)
+		rc = ferry_error_set(err, FERRY_EINVAL, "an undo to LSN %llu did "
+		                     "not finish: run ferry undo --to %llu again "
+		                     "to finish it first",
+		                     strtoull(pending, NULL, 10),
+		                     strtoull(pending, NULL, 10));
+	else
+		rc = rc == FERRY_ENOMEM ? ferry_error_oom(err) : 0;
+	ferry_free(pending);
+	return rc;
+}
+
 /*
  * Whether this run goes backwards: asked for, or (for sync, capture and
  * replay) because the migration is cut over, when the application
@@ -1071,6 +1089,8 @@ int online_start(online *on, const ferry_online_options *o,
 	on->o = o;
 	on->counts = c;
 	int rc = load_settings(on, err);
+	if (rc == 0)
+		rc = refuse_during_undo(on, err);
 	if (rc == 0)
 		rc = choose_direction(on, direction, err);
 	if (rc == 0)
@@ -1564,6 +1584,71 @@ static void source_line(online *on, ferry_online_status *out)
 	ferry_error_clear(&ignored);
 }
 
+/* Where one direction's stream stands: journal head, what its target
+ * applied, the lag. */
+static int stream_status(online *on, uint64_t *head, uint64_t *applied,
+                         uint64_t *lag_changes, double *lag_seconds,
+                         ferry_error *err)
+{
+	int rc = open_journal(on, true, err);
+	*head = on->journal ? ferry_journal_last_lsn(on->journal) : 0;
+	if (rc == 0)
+		rc = ferry_uri_parse(&on->dst_uri, on->target, err);
+	if (rc == 0 && !(on->tops = ferry_target_for(on->dst_uri.kind)))
+		rc = ferry_error_set(err, FERRY_EUNSUPPORTED, "unknown target kind");
+	if (rc == 0)
+		rc = on->tops->open(&on->dst, &on->dst_uri, err);
+	if (rc == 0)
+		rc = on->tops->checkpoint_get(on->dst, on->id, applied, err);
+	if (rc == 0 && *head > *applied) {
+		*lag_changes = *head - *applied;
+		ferry_journal_iter *it = NULL;
+		const ferry_change *ch;
+		uint64_t lsn;
+		if (ferry_journal_iter_open(&it, on->journal, *applied + 1, NULL) ==
+		        0 &&
+		    ferry_journal_iter_next(it, &ch, &lsn, NULL) == 1)
+			*lag_seconds = (double)(online_now_us() - ch->commit_time) / 1e6;
+		ferry_journal_iter_close(it);
+	}
+	return rc;
+}
+
+static void copy_setting(online *on, const char *key, char *out, size_t size)
+{
+	char *v = NULL;
+	if (ferry_state_get(on->state, key, &v, NULL) == 0)
+		snprintf(out, size, "%s", v);
+	ferry_free(v);
+}
+
+/* The reverse stream, once the migration is cut over and has one. */
+static int reverse_status(const char *dir, ferry_online_status *out,
+                          ferry_error *err)
+{
+	online rev;
+	ferry_online_options o = {0};
+	ferry_online_counts c = {0};
+	memset(&rev, 0, sizeof rev);
+	rev.o = &o;
+	rev.counts = &c;
+	o.dir = dir;
+	char *rid = NULL;
+	int rc = load_settings(&rev, err);
+	if (rc == 0 && ferry_state_get(rev.state, "reverse.id", &rid, NULL) == 0) {
+		out->has_reverse = true;
+		rc = turn_around(&rev, err);
+		if (rc == 0)
+			rc = stream_status(&rev, &out->reverse_head,
+			                   &out->reverse_applied,
+			                   &out->reverse_lag_changes,
+			                   &out->reverse_lag_seconds, err);
+	}
+	ferry_free(rid);
+	online_close(&rev);
+	return rc;
+}
+
 int ferry_online_get_status(const char *dir, ferry_online_status *out,
                             ferry_error *err)
 {
@@ -1583,8 +1668,13 @@ int ferry_online_get_status(const char *dir, ferry_online_status *out,
 		rc = ferry_state_get(on.state, "migration.phase", &phase, err);
 	if (rc == 0)
 		snprintf(out->phase, sizeof out->phase, "%s", phase);
-	if (rc == 0)
+	if (rc == 0) {
+		copy_setting(&on, "cutover.step", out->cutover_step,
+		             sizeof out->cutover_step);
+		copy_setting(&on, "rollback.step", out->rollback_step,
+		             sizeof out->rollback_step);
 		rc = ferry_state_reject_count(on.state, &out->rejects, err);
+	}
 	if (rc == 0)
 		rc = status_tables(&on, out, err);
 	if (rc == 0 && ferry_state_get(on.state, "migration.stopped",
@@ -1593,31 +1683,14 @@ int ferry_online_get_status(const char *dir, ferry_online_status *out,
 	if (rc == 0)
 		source_line(&on, out);
 	if (rc == 0)
-		rc = open_journal(&on, true, err);
+		rc = stream_status(&on, &out->journal_head, &out->applied,
+		                   &out->lag_changes, &out->lag_seconds, err);
 	if (rc == 0)
 		rc = ferry_journal_capture_cursor(on.journal, &pos, &len, err);
 	if (rc == 0 && len)
 		ferry_capture_position_get(pos, len, &out->capture_position);
-	out->journal_head = on.journal ? ferry_journal_last_lsn(on.journal) : 0;
-	if (rc == 0)
-		rc = ferry_uri_parse(&on.dst_uri, on.target, err);
-	if (rc == 0 && !(on.tops = ferry_target_for(on.dst_uri.kind)))
-		rc = ferry_error_set(err, FERRY_EUNSUPPORTED, "unknown target kind");
-	if (rc == 0)
-		rc = on.tops->open(&on.dst, &on.dst_uri, err);
-	if (rc == 0)
-		rc = on.tops->checkpoint_get(on.dst, on.id, &out->applied, err);
-	if (rc == 0 && out->journal_head > out->applied) {
-		out->lag_changes = out->journal_head - out->applied;
-		ferry_journal_iter *it = NULL;
-		const ferry_change *ch;
-		uint64_t lsn;
-		if (ferry_journal_iter_open(&it, on.journal, out->applied + 1, NULL) ==
-		        0 &&
-		    ferry_journal_iter_next(it, &ch, &lsn, NULL) == 1)
-			out->lag_seconds = (double)(online_now_us() - ch->commit_time) / 1e6;
-		ferry_journal_iter_close(it);
-	}
+	if (rc == 0 && strcmp(out->cutover_step, "cut-over") == 0)
+		rc = reverse_status(dir, out, err);
 	ferry_free(pos);
 	ferry_free(phase);
 	online_close(&on);
@@ -1636,6 +1709,9 @@ int ferry_online_clean(const char *dir, ferry_buf *report, ferry_error *err)
 	int rc = load_settings(&on, err);
 	if (rc == 0)
 		rc = open_endpoints(&on, err);
+	/* a fence is not part of the capture: it goes first */
+	if (rc == 0)
+		rc = on.cops->unfence(on.cap, report, err);
 	if (rc == 0)
 		rc = on.cops->remove(on.cap, report, err);
 	if (rc < 0 && on.id && on.src_uri.kind == FERRY_URI_POSTGRESQL) {
@@ -1649,6 +1725,13 @@ int ferry_online_clean(const char *dir, ferry_buf *report, ferry_error *err)
 	}
 	if (rc == 0)
 		rc = on.tops->checkpoint_drop(on.dst, on.id, err);
+	/* after a cutover the reverse stream's capture is on the target */
+	if (rc == 0)
+		rc = online_reverse_teardown(&on, &on.src_uri, &on.dst_uri, true,
+		                             report, err);
+	/* and a rollback leaves the target fenced */
+	if (rc == 0)
+		rc = online_unfence_target(&on, &on.dst_uri, report, err);
 	if (rc == 0) {
 		ferry_buf_printf(report, "removed the replay checkpoint of migration "
 		                 "%s from %s\n", on.id, on.dst_uri.redacted);

@@ -83,6 +83,13 @@ typedef struct ferry_online_status {
 	                            NULL when it did not */
 	char *source;            /* what capture holds on the source (pending
 	                            changes, a slot's WAL); NULL if unknown */
+	char cutover_step[16];   /* "" none, catch-up .. switch, cut-over */
+	char rollback_step[16];  /* "" none, catch-up .. switch, unfence */
+	bool has_reverse;        /* cut over, with a reverse stream: */
+	uint64_t reverse_head;   /* its journal's last LSN */
+	uint64_t reverse_applied;/* its last LSN applied to the source */
+	uint64_t reverse_lag_changes;
+	double reverse_lag_seconds;
 } ferry_online_status;
 
 int ferry_online_get_status(const char *dir, ferry_online_status *out,

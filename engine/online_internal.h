@@ -96,4 +96,20 @@ void online_path_in(ferry_buf *b, const char *dir, const char *name);
  * origin and checkpoint never collide with the forward ones. */
 void online_reverse_id(ferry_buf *b, const char *forward_id);
 
+/*
+ * Takes the reverse stream away: its capture on the target (and a fence
+ * there), its checkpoint in the source, its journal (engine/cutover.c).
+ * old_source and new_primary are the migration's source and target;
+ * forget: also unset reverse.id.  Idempotent; report may be NULL.
+ */
+int online_reverse_teardown(online *on, const ferry_uri *old_source,
+                            const ferry_uri *new_primary, bool forget,
+                            ferry_buf *report, ferry_error *err);
+
+/* Removes a fence from the migration's target (left by a rollback);
+ * nothing when there is none.  What it removed goes to out, or is said
+ * when out is NULL. */
+int online_unfence_target(online *on, const ferry_uri *target,
+                          ferry_buf *out, ferry_error *err);
+
 #endif

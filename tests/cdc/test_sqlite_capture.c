@@ -1115,7 +1115,12 @@ static void test_fence(void)
 	ferry_capture_drift_free(&d);
 	is_int(ops->fence(cap, "m", &err), 0, "fence once more");
 	is_int(ops->remove(cap, &report, &err), 0, "remove");
-	is_int(ferry_objects(app), 0, "remove takes the fence too");
+	is_int(ferry_objects(app), 6, "remove leaves the fence's triggers (three per table)");
+	ok(sqlite3_exec(app, "INSERT INTO t (x) VALUES (99)", NULL, NULL,
+	                NULL) != SQLITE_OK, "which still refuse writes");
+	is_int(ops->unfence(cap, NULL, &err), 0,
+	       "unfence without the capture installed");
+	is_int(ferry_objects(app), 0, "unfence takes the fence");
 	ferry_buf_free(&report);
 	ops->close(cap);
 	sqlite3_close(app);

@@ -163,10 +163,6 @@ is "$(pg "select count(*) from $dst.accounts where id in (900001, 900002)") $(pg
    "1 from the app" "a transaction with a ferry_ origin is not captured back; the next one is"
 src "select pg_replication_origin_drop('ferry_test_origin')" >/dev/null
 
-run_ferry --dir "$tmp/m" cutover
-is "$FERRY_RC" 1 "cutover from PostgreSQL is refused for now"
-contains "$FERRY_ERR" "cannot fence a postgresql source yet" "saying it cannot fence it"
-
 run_ferry --dir "$tmp/m" status
 contains "$FERRY_OUT" "phase:        streaming" "status shows the phase"
 contains "$FERRY_OUT" "source:       replication slot ferry_" "and the slot"
