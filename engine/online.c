@@ -189,8 +189,31 @@ static int turn_around(online *on, ferry_error *err)
 	return 0;
 }
 
+/*
+ * The locks a command needs: two processes capturing, or replaying, the
+ * same migration at once would each think they own its cursor.
+ */
+static int take_locks(online *on, const char *command, bool capture,
+                      bool replay, ferry_error *err)
+{
+	static const char *const names[2] = {"capture", "replay"};
+	bool want[2] = {capture, replay};
+	int rc = 0;
+	for (int i = 0; rc == 0 && i < 2; i++) {
+		int fd = -1;
+		if (want[i] && !on->lock_fds[i])
+			rc = ferry_state_lock(on->o->dir, names[i], command, &fd, err);
+		if (fd >= 0)
+			on->lock_fds[i] = fd + 1;
+	}
+	return rc;
+}
+
 static void online_close(online *on)
 {
+	for (int i = 0; i < 2; i++)
+		if (on->lock_fds[i])
+			close(on->lock_fds[i] - 1);
 	for (uint32_t i = 0; on->mappers && i < 2 * on->ntables; i++)
 		if (on->mappers[i])
 			on->xops->mapper_close(on->mappers[i]);
@@ -1090,6 +1113,9 @@ int online_start(online *on, const ferry_online_options *o,
 	on->counts = c;
 	int rc = load_settings(on, err);
 	if (rc == 0)
+		rc = take_locks(on, command, strcmp(command, "replay") != 0,
+		                strcmp(command, "capture") != 0, err);
+	if (rc == 0)
 		rc = refuse_during_undo(on, err);
 	if (rc == 0)
 		rc = choose_direction(on, direction, err);
@@ -1707,6 +1733,8 @@ int ferry_online_clean(const char *dir, ferry_buf *report, ferry_error *err)
 	on.counts = &c;
 	o.dir = dir;
 	int rc = load_settings(&on, err);
+	if (rc == 0)
+		rc = take_locks(&on, "clean", true, true, err);
 	if (rc == 0)
 		rc = open_endpoints(&on, err);
 	/* a fence is not part of the capture: it goes first */

@@ -59,6 +59,8 @@ typedef struct online {
 	                              process committed to the target */
 	bool origin_refused;     /* the target would not take ferry's origin
 	                            (said once per run) */
+	int lock_fds[2];         /* + 1: the capture and replay locks held
+	                            (0: not held) */
 } online;
 
 /* Which way a command runs. */

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdbool.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -299,4 +300,41 @@ int ferry_state_open_migration(const char *dir, ferry_state **st,
 	                               NULL) < 0)
 		out->spec = NULL; /* no spec: every table as it is */
 	return rc;
+}
+
+int ferry_state_lock(const char *dir, const char *name, const char *command,
+                     int *fd, ferry_error *err)
+{
+	char path[4096], holder[256] = "";
+	*fd = -1;
+	if (snprintf(path, sizeof path, "%s/%s.lock", dir, name) >=
+	    (int)sizeof path)
+		return ferry_error_set(err, FERRY_EINVAL, "the migration directory "
+		                       "path is too long: %s", dir);
+	int f = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (f < 0)
+		return ferry_error_set(err, FERRY_ERROR, "could not open %s: %s",
+		                       path, strerror(errno));
+	if (flock(f, LOCK_EX | LOCK_NB) < 0) {
+		int e = errno;
+		ssize_t n = pread(f, holder, sizeof holder - 1, 0);
+		holder[n > 0 ? n : 0] = '\0';
+		holder[strcspn(holder, "\n")] = '\0';
+		close(f);
+		if (e == EWOULDBLOCK)
+			return ferry_error_set(err, FERRY_EINVAL, "another ferry process "
+			                       "(%s) is working on this migration: "
+			                       "wait for it to end, or stop it",
+			                       *holder ? holder : "pid unknown");
+		return ferry_error_set(err, FERRY_ERROR, "could not lock %s: %s",
+		                       path, strerror(e));
+	}
+	char line[256];
+	int len = snprintf(line, sizeof line, "pid %ld, ferry %s\n",
+	                   (long)getpid(), command);
+	if (ftruncate(f, 0) < 0 || pwrite(f, line, (size_t)len, 0) != len) {
+		/* the holder's name is only for the message of the next one */
+	}
+	*fd = f;
+	return 0;
 }

@@ -64,6 +64,16 @@ int ferry_state_open_migration(const char *dir, ferry_state **st,
                                ferry_migration_settings *out,
                                ferry_error *err);
 
+/*
+ * Takes the lock `name` of a migration directory (dir/<name>.lock) for
+ * as long as *fd stays open: two processes must not capture, or replay,
+ * the same migration at once (the halves `capture` and `replay` may run
+ * side by side, so each has its own lock).  Held by another process:
+ * FERRY_EINVAL naming its pid and command.  *fd = -1 on failure.
+ */
+int ferry_state_lock(const char *dir, const char *name, const char *command,
+                     int *fd, ferry_error *err);
+
 /* Rejects recorded in all runs. */
 int ferry_state_reject_count(ferry_state *st, int64_t *count, ferry_error *err);
 

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <time.h>
 
 #include "engine/alloc.h"
@@ -45,6 +46,7 @@ typedef struct undoer {
 	const ferry_undo_options *o;
 	ferry_undo_report *r;
 	ferry_state *state;
+	int lock_fd;            /* + 1: the replay lock (0: not held) */
 	int64_t run;
 	char *id, *source, *target, *spec;
 	ferry_buf undo_name;          /* "<id>/undo": the undo's checkpoint */
@@ -135,6 +137,11 @@ static int load_settings(undoer *u, ferry_error *err)
 	u->source = m.source;
 	u->target = m.target;
 	u->spec = m.spec;
+	/* undo writes the target as a replay does: never both at once */
+	int fd = -1;
+	if (rc == 0)
+		rc = ferry_state_lock(u->o->dir, "replay", "undo", &fd, err);
+	u->lock_fd = fd + 1;
 	if (rc == 0) {
 		ferry_buf_printf(&u->undo_name, "%s/undo", u->id);
 		if (ferry_buf_failed(&u->undo_name))
@@ -328,6 +335,8 @@ static void undoer_close(undoer *u)
 		u->tops->close(u->dst);
 	ferry_journal_close(u->journal);
 	ferry_state_close(u->state);
+	if (u->lock_fd)
+		close(u->lock_fd - 1);
 	ferry_uri_free(&u->src_uri);
 	ferry_uri_free(&u->dst_uri);
 	ferry_free(u->ranges);
