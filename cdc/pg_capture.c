@@ -1292,7 +1292,9 @@ static int pg_cap_read(ferry_capture *cap, uint64_t after,
 		PQfreemem(buf);
 		if (rc == 0)
 			rc = send_status(cap, false, err);
-		if (rc == 0 && committed &&
+		/* a read with a barrier goes on to it: whoever set it counts
+		 * on every change before it being delivered by this read */
+		if (rc == 0 && committed && cap->read_until <= cap->idle_end &&
 		    (d.delivered >= budget || now_us() - began >= READ_BUDGET_US))
 			break;
 	}

@@ -54,6 +54,7 @@ static const cli_option cutover_options[] = {
 };
 
 static const cli_option rollback_options[] = {
+	{"max-lag", 0, "SECONDS", "fence only when lag is below this"},
 	{"timeout", 0, "SECONDS", "give up (and unfence) after this"},
 	{"hook", 0, "CMD", "the command that switches the application back"},
 	{"abort", 0, NULL, "abandon a rollback in progress and unfence"},

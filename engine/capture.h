@@ -235,11 +235,12 @@ typedef struct ferry_capture_ops {
 	            uint64_t *last, ferry_error *err);
 
 	/*
-	 * Makes the following reads go on until they have delivered every
-	 * change committed before this call, even through a quiet moment
-	 * (PostgreSQL: until the stream passes the WAL position of now; a
-	 * cutover's drain after the fence).  NULL: a read always does (an
-	 * SQLite read transaction sees every commit before it).
+	 * Makes the next read go on until it has delivered every change
+	 * committed before this call, through quiet moments and past its
+	 * usual size budget (PostgreSQL: until the stream passes the WAL
+	 * position of now; a cutover's drain after the fence, each pass of
+	 * its catch-up).  NULL: a read always does (an SQLite read
+	 * transaction sees every commit before it).
 	 */
 	int (*read_barrier)(ferry_capture *cap, ferry_error *err);
 

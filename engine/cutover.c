@@ -458,9 +458,10 @@ static int before_fence(online *on, const ferry_cutover_options *co,
                         int64_t deadline, ferry_error *err)
 {
 	int64_t t0 = online_now_us();
+	double lag = 0;
 	int rc = set_step(on, "cutover.step", "catch-up", err);
 	if (rc == 0)
-		rc = online_run_passes(on, true, true, err);
+		rc = online_catch_up(on, co->max_lag_s, &lag, err);
 	if (rc == 0 && online_stopped(on))
 		rc = ferry_error_set(err, FERRY_ERROR, "the cutover was "
 		                     "interrupted while catching up; the source "
@@ -470,8 +471,8 @@ static int before_fence(online *on, const ferry_cutover_options *co,
 		                     "catching up (--timeout %g s)", co->timeout_s);
 	if (rc < 0)
 		return rc;
-	online_say(on, "catch-up  %8.3f s  lag at most %g s", seconds_since(t0),
-	           co->max_lag_s);
+	online_say(on, "catch-up  %8.3f s  lag at most %.3f s (--max-lag %g)",
+	           seconds_since(t0), lag, co->max_lag_s);
 	crash_point("catch-up");
 	return 0;
 }
@@ -771,9 +772,10 @@ static int rollback_run(online *rev, const ferry_cutover_options *co,
 		online_say(rev, "resuming a rollback that did not finish: fencing "
 		           "the target again");
 	} else {
+		double lag = 0;
 		rc = set_step(rev, "rollback.step", "catch-up", err);
 		if (rc == 0)
-			rc = online_run_passes(rev, true, true, err);
+			rc = online_catch_up(rev, co->max_lag_s, &lag, err);
 		if (rc == 0 && (online_stopped(rev) || past(deadline)))
 			rc = ferry_error_set(err, FERRY_ERROR, "the rollback %s while "
 			                     "catching up; the target was not fenced",
@@ -781,8 +783,8 @@ static int rollback_run(online *rev, const ferry_cutover_options *co,
 			                                         : "timed out");
 		if (rc < 0)
 			return rc;
-		online_say(rev, "catch-up  %8.3f s  the source has the target's "
-		           "writes", seconds_since(t0));
+		online_say(rev, "catch-up  %8.3f s  lag at most %.3f s (--max-lag "
+		           "%g)", seconds_since(t0), lag, co->max_lag_s);
 		crash_point("catch-up");
 	}
 

@@ -1204,6 +1204,34 @@ int online_run_passes(online *on, bool do_capture, bool do_replay,
 	return rc;
 }
 
+/*
+ * Passes until the lag is at most max_lag_s.  Each pass reads every
+ * change committed before it began (a read barrier, or an SQLite read
+ * transaction) and applies all it read, so when it ends no change older
+ * than its start is unapplied: its duration bounds the lag (*lag).  A
+ * busy source is fenced once a pass is short enough, not only at a
+ * quiet moment.
+ */
+int online_catch_up(online *on, double max_lag_s, double *lag,
+                    ferry_error *err)
+{
+	int rc = 0;
+	*lag = 0;
+	while (rc == 0 && !online_stopped(on)) {
+		int64_t t0 = online_now_us(), captured = 0, applied = 0;
+		if (on->cops->read_barrier)
+			rc = on->cops->read_barrier(on->cap, err);
+		if (rc == 0)
+			rc = capture_pass(on, &captured, err);
+		if (rc == 0)
+			rc = replay_pass(on, &applied, err);
+		*lag = (double)(online_now_us() - t0) / 1e6;
+		if (rc < 0 || (captured == 0 && applied == 0) || *lag <= max_lag_s)
+			break;
+	}
+	return rc;
+}
+
 int online_need_streaming(online *on, ferry_error *err)
 {
 	char *phase = NULL;

@@ -87,6 +87,10 @@ int online_finish(online *on, int rc);
 int online_run_passes(online *on, bool do_capture, bool do_replay,
                       ferry_error *err);
 int online_need_streaming(online *on, ferry_error *err);
+/* Passes until one shows the lag is at most max_lag_s (*lag: the bound
+ * it shows). */
+int online_catch_up(online *on, double max_lag_s, double *lag,
+                    ferry_error *err);
 
 /* The SQL dialect of a database the plan writes. */
 ferry_dialect online_dialect_of(const ferry_uri *uri);
