@@ -209,8 +209,11 @@ static int take_locks(online *on, const char *command, bool capture,
 	return rc;
 }
 
+static void close_companion(online *on);
+
 static void online_close(online *on)
 {
+	close_companion(on);
 	for (int i = 0; i < 2; i++)
 		if (on->lock_fds[i])
 			close(on->lock_fds[i] - 1);
@@ -1181,14 +1184,78 @@ int online_finish(online *on, int rc)
  * it starts at 2 ms and doubles while idle up to 100 ms, so a busy source
  * is followed closely (a fixed 100 ms made the lag 63 ms at p50) and an
  * idle one is not polled hard. */
+/* How often the reverse stream reads the forward slot. */
+#define COMPANION_EVERY_US INT64_C(5000000)
+
+/*
+ * After a cutover from a PostgreSQL source, nothing reads the forward
+ * slot there, yet the reverse stream writes to that database: the slot
+ * would keep all that WAL until the rollback (a slot nobody reads fills
+ * the disk).  The reverse capture therefore reads the forward stream
+ * too, to a barrier, now and then: ferry's own transactions are skipped
+ * and confirmed, so the slot moves on; an application write that got
+ * past the fence is journalled forward, where it belongs.
+ */
+static int open_companion(online *on, ferry_error *err)
+{
+	online *fwd = ferry_calloc(1, sizeof *fwd);
+	if (!fwd)
+		return ferry_error_oom(err);
+	on->companion = fwd;
+	fwd->o = on->o;
+	fwd->counts = &on->companion_counts;
+	int rc = load_settings(fwd, err);
+	if (rc == 0)
+		rc = open_journal(fwd, false, err);
+	if (rc == 0)
+		rc = ferry_uri_parse(&fwd->src_uri, fwd->source, err);
+	if (rc == 0 && !(fwd->cops = ferry_capture_for(fwd->src_uri.kind)))
+		rc = ferry_error_set(err, FERRY_EUNSUPPORTED, "cannot read %s",
+		                     fwd->src_uri.redacted);
+	if (rc == 0)
+		rc = fwd->cops->open(&fwd->cap, &fwd->src_uri, err);
+	return rc;
+}
+
+static void close_companion(online *on)
+{
+	if (!on->companion)
+		return;
+	online_close(on->companion);
+	ferry_free(on->companion);
+	on->companion = NULL;
+}
+
+static int companion_pass(online *on, int64_t *got, ferry_error *err)
+{
+	*got = 0;
+	if (!on->reverse || on->dst_uri.kind != FERRY_URI_POSTGRESQL ||
+	    (on->companion_at &&
+	     online_now_us() - on->companion_at < COMPANION_EVERY_US))
+		return 0;
+	int rc = on->companion ? 0 : open_companion(on, err);
+	if (rc == 0 && on->companion->cops->read_barrier)
+		rc = on->companion->cops->read_barrier(on->companion->cap, err);
+	if (rc == 0)
+		rc = capture_pass(on->companion, got, err);
+	if (rc < 0) {
+		ferry_error_prefix(err, "reading the source's forward stream");
+		close_companion(on); /* opened again on the next pass */
+	}
+	on->companion_at = online_now_us();
+	return rc;
+}
+
 int online_run_passes(online *on, bool do_capture, bool do_replay,
                       ferry_error *err)
 {
 	int rc = 0;
 	useconds_t idle = 2000;
 	while (rc == 0 && !online_stopped(on)) {
-		int64_t captured = 0, applied = 0;
+		int64_t captured = 0, applied = 0, forward = 0;
 		if (do_capture)
+			rc = companion_pass(on, &forward, err);
+		if (rc == 0 && do_capture)
 			rc = capture_pass(on, &captured, err);
 		if (rc == 0 && do_replay)
 			rc = replay_pass(on, &applied, err);
@@ -1294,6 +1361,7 @@ static int mark_origin(online *on, ferry_error *err)
  * pass buffered in it); the plan and the state stay. */
 static int reconnect(online *on, ferry_error *err)
 {
+	close_companion(on);
 	on->cops->close(on->cap);
 	on->cap = NULL;
 	on->tops->close(on->dst);

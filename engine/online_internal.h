@@ -61,6 +61,11 @@ typedef struct online {
 	                            (said once per run) */
 	int lock_fds[2];         /* + 1: the capture and replay locks held
 	                            (0: not held) */
+	/* reverse, PostgreSQL source: the forward capture, read now and then
+	 * so that its slot lets go of the WAL the reverse stream writes */
+	struct online *companion;
+	ferry_online_counts companion_counts;
+	int64_t companion_at;    /* when it last read */
 } online;
 
 /* Which way a command runs. */

@@ -190,6 +190,19 @@ journey() { # journey NAME SOURCE_KIND SOURCE_URI TARGET_KIND TARGET_URI
 	ok $? "$1: the application keeps writing to the target while the reverse stream runs"
 	stop_sync
 	ok $? "$1: the reverse sync stops on SIGTERM"
+	if [ "$source_kind" = postgresql ]; then
+		# the reverse stream wrote to the source; the forward slot there
+		# must not keep that WAL (nothing else reads it until the rollback)
+		wal=$(on_db postgresql "$source_uri" "select pg_current_wal_lsn()")
+		run_ferry --dir "$tmp/m" sync
+		is "$FERRY_RC" 0 "$1: a reverse sync ($FERRY_ERR)"
+		polls=0 # the server takes the confirmation asynchronously: poll, bounded
+		until [ "$(on_db postgresql "$source_uri" "select bool_and(confirmed_flush_lsn >= '$wal') from pg_replication_slots where slot_name like 'ferry\_%' and slot_name not like '%\_r'")" = t ] ||
+		      [ $polls -ge 500 ]; do
+			polls=$((polls + 1)); sleep 0.02
+		done
+		ok "$([ $polls -lt 500 ]; echo $?)" "$1: the source's forward slot moves past the WAL the reverse stream wrote"
+	fi
 	run_ferry --dir "$tmp/m" status
 	contains "$FERRY_OUT" "cut over: the target is the primary" "$1: status says the migration is cut over"
 	contains "$FERRY_OUT" "reverse:" "$1: and shows the reverse stream"
