@@ -485,7 +485,8 @@ static int restore_seq_trigger(ferry_capture *cap, ferry_error *err)
  * adopting it could mix two migrations' changes.  A replay checkpoint
  * (engine/sqlite_target.c) is not capture's: a database that was a
  * migration's target holds one when its capture is installed for the
- * reverse stream. */
+ * reverse stream; so does a fence, which outlives the capture (a rolled
+ * back target stays fenced until the next cutover). */
 static int refuse_strays(ferry_capture *cap, ferry_error *err)
 {
 	names stray = {0};
@@ -493,6 +494,8 @@ static int refuse_strays(ferry_capture *cap, ferry_error *err)
 	                     " WHERE type IN ('table', 'trigger')"
 	                     " AND substr(name, 1, 7) = '_ferry_'"
 	                     " AND name <> '_ferry_checkpoint'"
+	                     " AND NOT (type = 'trigger' AND substr(name, -4) IN"
+	                     " ('_fin', '_fup', '_fde'))"
 	                     " ORDER BY name LIMIT 1", NULL, &stray, err);
 	if (rc == 0 && stray.n > 0)
 		rc = ferry_error_set(err, FERRY_EINVAL, "could not install "

@@ -550,12 +550,34 @@ static int plan_table(ferry_plan *plan, ferry_plan_table *pt,
 	pt->target.row_count = src->row_count;
 	for (uint32_t i = 0; rc == 0 && i < src->ncolumns; i++) {
 		const ferry_spec_column *spc = spec_column(st, src->columns[i].name);
+		const ferry_column *sc = &src->columns[i];
+		/* the same verdict as transforms/inverse.c: without a down, a
+		 * dropped key column leaves reverse updates nothing to find
+		 * their row by, and a dropped NOT NULL column without a default
+		 * makes every reverse insert fail */
+		bool unbuildable = spc && spc->drop && !spec_down(st, sc->name) &&
+		                   (sc->pk_position > 0 ||
+		                    (sc->not_null && !sc->default_sql));
+		if (unbuildable) {
+			pt->irreversible = true;
+			if (add_string(&pt->notes, &pt->nnotes,
+			               "column \"%s\" is dropped and is %s: rollback "
+			               "cannot rebuild it (add down: %s: \"...\")",
+			               sc->name, sc->pk_position > 0
+			                   ? "part of the primary key"
+			                   : "NOT NULL without a default",
+			               sc->name) < 0)
+				rc = ferry_error_oom(err);
+			continue;
+		}
+		if (spc && spc->drop && spec_down(st, sc->name))
+			continue; /* its down rebuilds it */
 		if (spc && spc->drop) {
 			if (add_string(&pt->notes, &pt->nnotes,
 			               "column \"%s\" is dropped: after a rollback the old "
 			               "database keeps its old values and rows created "
 			               "after cutover get its default or NULL (lossy)",
-			               src->columns[i].name) < 0)
+			               sc->name) < 0)
 				rc = ferry_error_oom(err);
 			continue;
 		}

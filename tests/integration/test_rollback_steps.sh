@@ -67,6 +67,18 @@ for step in catch-up fence drain verify switch unfence; do
 	ok $? "after a kill in $step: the target stays fenced"
 done
 
+# a second cutover after a rollback: the target's fence goes before the
+# hook, the reverse stream starts afresh
+run_ferry --dir "$tmp/unfence" cutover --hook "sqlite3 '$tmp/unfence.out.db' \"insert into products values (2001, 'in the hook', 1.5)\""
+is "$FERRY_RC" 0 "a second cutover after the rollback ($FERRY_ERR)"
+contains "$FERRY_ERR" "unfenced" "says it unfenced the target before the hook"
+is "$(q "$tmp/unfence.out.db" "select title from products where id = 2001")" "in the hook" "the hook could write to the target"
+q "$tmp/unfence.out.db" "update products set title = 'second round' where id = 5" >/dev/null
+run_ferry --dir "$tmp/unfence" sync
+is "$FERRY_RC" 0 "the new reverse stream runs ($FERRY_ERR)"
+is "$(q "$tmp/unfence.db" "select group_concat(name, ',') from items where id in (5, 2001)")" "second round,in the hook" \
+	"and carries the writes made after the second cutover, none twice"
+
 # --abort while the target is fenced: the application goes on on the target
 cut abort "$tmp/spec.yaml"
 FERRY_TEST_CRASH_AT=drain "$FERRY" --quiet --dir "$tmp/abort" rollback >/dev/null 2>&1

@@ -907,6 +907,15 @@ static void test_reversibility(const ferry_schema *s)
 	rollback_is(s,
 	            "tables:\n  users:\n    columns:\n      legacy: { drop: true }\n",
 	            "rollback: possible, lossy (see the notes above)", "a drop");
+	/* the same verdict as the inverse (transforms/inverse.c) */
+	rollback_is(s,
+	            "tables:\n  users:\n    columns:\n      name: { drop: true }\n",
+	            "rollback: not possible (see the notes above)",
+	            "a dropped NOT NULL column without a default");
+	rollback_is(s,
+	            "tables:\n  users:\n    columns:\n      name: { drop: true }\n"
+	            "    down:\n      name: \"'unknown'\"\n",
+	            "rollback: possible", "a dropped NOT NULL column with a down");
 	rollback_is(s,
 	            "tables:\n  users:\n    where: \"deleted_at IS NULL\"\n",
 	            "rollback: possible, lossy (see the notes above)", "a where");
