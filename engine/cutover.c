@@ -462,13 +462,13 @@ static int before_fence(online *on, const ferry_cutover_options *co,
 	int rc = set_step(on, "cutover.step", "catch-up", err);
 	if (rc == 0)
 		rc = online_catch_up(on, co->max_lag_s, &lag, err);
+	if (rc == 0 && past(deadline))
+		rc = ferry_error_set(err, FERRY_ERROR, "the cutover timed out "
+		                     "catching up (--timeout %g s)", co->timeout_s);
 	if (rc == 0 && online_stopped(on))
 		rc = ferry_error_set(err, FERRY_ERROR, "the cutover was "
 		                     "interrupted while catching up; the source "
 		                     "was not fenced");
-	if (rc == 0 && past(deadline))
-		rc = ferry_error_set(err, FERRY_ERROR, "the cutover timed out "
-		                     "catching up (--timeout %g s)", co->timeout_s);
 	if (rc < 0)
 		return rc;
 	online_say(on, "catch-up  %8.3f s  lag at most %.3f s (--max-lag %g)",
@@ -539,6 +539,7 @@ static int cutover_run(online *on, const ferry_cutover_options *co,
 	int64_t deadline = co->timeout_s > 0
 	                       ? online_now_us() + (int64_t)(co->timeout_s * 1e6)
 	                       : 0;
+	on->deadline_us = deadline; /* passes stop there too */
 	int rc = 0;
 	if (resumed)
 		online_say(on, "resuming a cutover that did not finish: fencing "
@@ -576,12 +577,12 @@ static int cutover_run(online *on, const ferry_cutover_options *co,
 			rc = on->cops->read_barrier(on->cap, err);
 		if (rc == 0)
 			rc = online_run_passes(on, true, true, err);
-		if (rc == 0 && online_stopped(on))
-			rc = ferry_error_set(err, FERRY_ERROR, "the cutover was "
-			                     "interrupted");
 		if (rc == 0 && past(deadline))
 			rc = ferry_error_set(err, FERRY_ERROR, "the cutover timed out "
 			                     "draining (--timeout %g s)", co->timeout_s);
+		if (rc == 0 && online_stopped(on))
+			rc = ferry_error_set(err, FERRY_ERROR, "the cutover was "
+			                     "interrupted");
 		if (rc < 0)
 			return unfence_after(on, rc, err);
 		online_say(on, "drain     %8.3f s  every change is applied",
@@ -766,6 +767,7 @@ static int rollback_run(online *rev, const ferry_cutover_options *co,
 	int64_t deadline = co->timeout_s > 0
 	                       ? online_now_us() + (int64_t)(co->timeout_s * 1e6)
 	                       : 0;
+	rev->deadline_us = deadline;
 	int64_t t0 = online_now_us();
 	int rc = 0;
 	if (resumed) {
@@ -779,8 +781,8 @@ static int rollback_run(online *rev, const ferry_cutover_options *co,
 		if (rc == 0 && (online_stopped(rev) || past(deadline)))
 			rc = ferry_error_set(err, FERRY_ERROR, "the rollback %s while "
 			                     "catching up; the target was not fenced",
-			                     online_stopped(rev) ? "was interrupted"
-			                                         : "timed out");
+			                     past(deadline) ? "timed out"
+			                                    : "was interrupted");
 		if (rc < 0)
 			return rc;
 		online_say(rev, "catch-up  %8.3f s  lag at most %.3f s (--max-lag "
@@ -816,8 +818,8 @@ static int rollback_run(online *rev, const ferry_cutover_options *co,
 			rc = online_run_passes(rev, true, true, err);
 		if (rc == 0 && (online_stopped(rev) || past(deadline)))
 			rc = ferry_error_set(err, FERRY_ERROR, "the rollback %s "
-			                     "draining", online_stopped(rev)
-			                     ? "was interrupted" : "timed out");
+			                     "draining", past(deadline)
+			                     ? "timed out" : "was interrupted");
 		if (rc < 0)
 			return unfence_target_after(rev, rc, err);
 		online_say(rev, "drain     %8.3f s  every change is back in the "

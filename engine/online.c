@@ -39,7 +39,8 @@ int64_t online_now_us(void)
 
 bool online_stopped(const online *on)
 {
-	return on->o->stop && *on->o->stop;
+	return (on->o->stop && *on->o->stop) ||
+	       (on->deadline_us && online_now_us() > on->deadline_us);
 }
 
 void online_path_in(ferry_buf *b, const char *dir, const char *name)

@@ -66,6 +66,7 @@ typedef struct online {
 	struct online *companion;
 	ferry_online_counts companion_counts;
 	int64_t companion_at;    /* when it last read */
+	int64_t deadline_us;     /* passes stop here (--timeout); 0: none */
 } online;
 
 /* Which way a command runs. */

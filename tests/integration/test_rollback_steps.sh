@@ -143,6 +143,24 @@ q "$tmp/early.out.db" "insert into products values (2, 'b', 0.02)" >/dev/null
 run_ferry --dir "$tmp/early" sync
 is "$(q "$tmp/early.db" "select group_concat(id || name || cents) from items")" "1a1,2b2" "the reverse stream carries a write made after it"
 
+# --timeout bounds a catch-up that a busy source keeps from ending
+# (--max-lag 0: only a pass that finds nothing would do)
+rm -rf "$tmp/busy"*
+q "$tmp/busy.db" "pragma journal_mode=wal; create table items (id integer primary key, name text not null, cents integer);" >/dev/null
+"$FERRY" --quiet --dir "$tmp/busy" init "$tmp/busy.db" "$tmp/busy.out.db" >/dev/null
+"$FERRY" --quiet --dir "$tmp/busy" sync >/dev/null
+(echo ".timeout 5000"; yes "insert into items (name, cents) values ('x', 1);") | sqlite3 "$tmp/busy.db" >/dev/null 2>&1 & busy=$!
+polls=0 # until the writer has written (a poll, bounded)
+until [ "$(q "$tmp/busy.db" "select count(*) > 100 from items")" = 1 ] || [ $polls -ge 500 ]; do
+	polls=$((polls + 1)); sleep 0.02
+done
+timeout 60 "$FERRY" --dir "$tmp/busy" cutover --max-lag 0 --timeout 1 >/dev/null 2>"$tmp/busy.err"
+is "$?" "1" "a catch-up that never ends stops at --timeout"
+contains "$(cat "$tmp/busy.err")" "timed out catching up (--timeout 1 s)" "saying where"
+kill "$busy" 2>/dev/null; pkill -f "sqlite3 $tmp/busy.db" 2>/dev/null; wait "$busy" 2>/dev/null
+fenced "$tmp/busy.db" items && r=1 || r=0
+ok $r "and the source was never fenced"
+
 # one migration, one process at a time on each half
 "$FERRY" --quiet --dir "$tmp/early" sync --follow 2>/dev/null & follower=$!
 polls=0 # until the follower holds its lock (a poll, bounded, not a sleep)
