@@ -12,7 +12,6 @@
 #include "engine/online.h"
 
 #include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,24 +24,14 @@
 #include "engine/registry.h"
 #include "engine/verify.h"
 
-/* A crash injection point for tests: FERRY_TEST_CRASH_AT=<step> makes
- * the process die by SIGKILL once that step's work is done and
- * recorded, as a kill -9 at that moment would. */
-static void crash_point(const char *step)
-{
-	const char *at = getenv("FERRY_TEST_CRASH_AT");
-	if (at && strcmp(at, step) == 0)
-		raise(SIGKILL);
-}
-
 static double seconds_since(int64_t t0)
 {
-	return (double)(online_now_us() - t0) / 1e6;
+	return (double)(ferry_now_us() - t0) / 1e6;
 }
 
 static bool past(int64_t deadline)
 {
-	return deadline && online_now_us() > deadline;
+	return deadline && ferry_now_us() > deadline;
 }
 
 static char *get_or_empty(online *on, const char *key)
@@ -136,13 +125,7 @@ static void remove_reverse_journal(const char *dir)
 	static const char *const files[] = {
 	    ONLINE_REVERSE_JOURNAL "/data.mdb", ONLINE_REVERSE_JOURNAL "/lock.mdb",
 	    ONLINE_REVERSE_JOURNAL, ONLINE_REVERSE_DIR};
-	ferry_buf path = FERRY_BUF_INIT;
-	for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
-		online_path_in(&path, dir, files[i]);
-		if (!ferry_buf_failed(&path))
-			remove(ferry_buf_cstr(&path));
-	}
-	ferry_buf_free(&path);
+	online_remove_in(dir, files, sizeof files / sizeof *files);
 }
 
 /* The plan's target tables as the target describes them now. */
@@ -457,7 +440,7 @@ static int cutover_abort(online *on, ferry_error *err)
 static int before_fence(online *on, const ferry_cutover_options *co,
                         int64_t deadline, ferry_error *err)
 {
-	int64_t t0 = online_now_us();
+	int64_t t0 = ferry_now_us();
 	double lag = 0;
 	int rc = set_step(on, "cutover.step", "catch-up", err);
 	if (rc == 0)
@@ -473,7 +456,7 @@ static int before_fence(online *on, const ferry_cutover_options *co,
 		return rc;
 	online_say(on, "catch-up  %8.3f s  lag at most %.3f s (--max-lag %g)",
 	           seconds_since(t0), lag, co->max_lag_s);
-	crash_point("catch-up");
+	ferry_test_crash_point("catch-up");
 	return 0;
 }
 
@@ -481,7 +464,7 @@ static int before_fence(online *on, const ferry_cutover_options *co,
 static int prepare_reverse(online *on, const ferry_cutover_options *co,
                            ferry_error *err)
 {
-	int64_t t0 = online_now_us();
+	int64_t t0 = ferry_now_us();
 	char *why = NULL;
 	int rc = co->no_reverse ? 0 : reverse_refusal(on, &why, err);
 	if (rc < 0)
@@ -508,7 +491,7 @@ static int prepare_reverse(online *on, const ferry_cutover_options *co,
 		           "target: its writes after the switch flow back to "
 		           "the source", seconds_since(t0));
 	if (rc == 0)
-		crash_point("reverse");
+		ferry_test_crash_point("reverse");
 	return rc;
 }
 
@@ -537,7 +520,7 @@ static int cutover_run(online *on, const ferry_cutover_options *co,
 	bool in_switch = strcmp(step, "switch") == 0;
 	ferry_free(step);
 	int64_t deadline = co->timeout_s > 0
-	                       ? online_now_us() + (int64_t)(co->timeout_s * 1e6)
+	                       ? ferry_now_us() + (int64_t)(co->timeout_s * 1e6)
 	                       : 0;
 	on->deadline_us = deadline; /* passes stop there too */
 	int rc = 0;
@@ -552,7 +535,7 @@ static int cutover_run(online *on, const ferry_cutover_options *co,
 	if (!resumed && prepare_reverse(on, co, err) < 0)
 		return not_fenced_after(on, err);
 
-	int64_t t0 = online_now_us();
+	int64_t t0 = ferry_now_us();
 	ferry_buf message = FERRY_BUF_INIT;
 	ferry_buf_printf(&message, "migration %s is cutting over to %s: write "
 	                 "to the new database", on->id, on->dst_uri.redacted);
@@ -565,13 +548,13 @@ static int cutover_run(online *on, const ferry_cutover_options *co,
 	ferry_buf_free(&message);
 	if (rc < 0)
 		return unfence_after(on, rc, err);
-	int64_t fenced_at = online_now_us();
+	int64_t fenced_at = ferry_now_us();
 	online_say(on, "fence     %8.3f s  the source refuses the "
 	           "application's writes", seconds_since(t0));
-	crash_point("fence");
+	ferry_test_crash_point("fence");
 
 	if (!in_switch) {
-		t0 = online_now_us();
+		t0 = ferry_now_us();
 		rc = set_step(on, "cutover.step", "drain", err);
 		if (rc == 0 && on->cops->read_barrier)
 			rc = on->cops->read_barrier(on->cap, err);
@@ -587,9 +570,9 @@ static int cutover_run(online *on, const ferry_cutover_options *co,
 			return unfence_after(on, rc, err);
 		online_say(on, "drain     %8.3f s  every change is applied",
 		           seconds_since(t0));
-		crash_point("drain");
+		ferry_test_crash_point("drain");
 
-		t0 = online_now_us();
+		t0 = ferry_now_us();
 		int64_t rows = 0;
 		rc = set_step(on, "cutover.step", "verify", err);
 		if (rc == 0)
@@ -598,10 +581,10 @@ static int cutover_run(online *on, const ferry_cutover_options *co,
 			return unfence_after(on, rc, err);
 		online_say(on, "verify    %8.3f s  %lld rows equal on both sides",
 		           seconds_since(t0), (long long)rows);
-		crash_point("verify");
+		ferry_test_crash_point("verify");
 	}
 
-	t0 = online_now_us();
+	t0 = ferry_now_us();
 	hook_env env = {"cutover", on->src_uri.redacted, on->dst_uri.redacted};
 	rc = set_step(on, "cutover.step", "switch", err);
 	if (rc == 0)
@@ -616,11 +599,11 @@ static int cutover_run(online *on, const ferry_cutover_options *co,
 	online_say(on, "switch    %8.3f s  %s", seconds_since(t0),
 	           co->hook ? "the hook succeeded" : "no --hook: switch the "
 	           "application to the target yourself now");
-	crash_point("switch");
+	ferry_test_crash_point("switch");
 
 	char held[64], at[32];
 	snprintf(held, sizeof held, "%.3f", seconds_since(fenced_at));
-	snprintf(at, sizeof at, "%lld", (long long)(online_now_us() / 1000000));
+	snprintf(at, sizeof at, "%lld", (long long)(ferry_now_us() / 1000000));
 	rc = ferry_state_set(on->state, "cutover.fence_held_s", held, err);
 	if (rc == 0)
 		rc = ferry_state_set(on->state, "cutover.at", at, err);
@@ -681,7 +664,7 @@ static int rollback_finish(online *rev, ferry_error *err)
 	if (rc == 0) {
 		online_say(rev, "unfence: the source takes the application's "
 		           "writes again");
-		crash_point("unfence");
+		ferry_test_crash_point("unfence");
 		/* the reverse stream's connections let go of its capture */
 		ferry_journal_close(rev->journal);
 		rev->journal = NULL;
@@ -693,7 +676,7 @@ static int rollback_finish(online *rev, ferry_error *err)
 		                      &report, err);
 	}
 	char at[32];
-	snprintf(at, sizeof at, "%lld", (long long)(online_now_us() / 1000000));
+	snprintf(at, sizeof at, "%lld", (long long)(ferry_now_us() / 1000000));
 	if (rc == 0)
 		rc = ferry_state_set(rev->state, "rollback.at", at, err);
 	if (rc == 0)
@@ -765,10 +748,10 @@ static int rollback_run(online *rev, const ferry_cutover_options *co,
 	if (finishing)
 		return rollback_finish(rev, err);
 	int64_t deadline = co->timeout_s > 0
-	                       ? online_now_us() + (int64_t)(co->timeout_s * 1e6)
+	                       ? ferry_now_us() + (int64_t)(co->timeout_s * 1e6)
 	                       : 0;
 	rev->deadline_us = deadline;
-	int64_t t0 = online_now_us();
+	int64_t t0 = ferry_now_us();
 	int rc = 0;
 	if (resumed) {
 		online_say(rev, "resuming a rollback that did not finish: fencing "
@@ -787,10 +770,10 @@ static int rollback_run(online *rev, const ferry_cutover_options *co,
 			return rc;
 		online_say(rev, "catch-up  %8.3f s  lag at most %.3f s (--max-lag "
 		           "%g)", seconds_since(t0), lag, co->max_lag_s);
-		crash_point("catch-up");
+		ferry_test_crash_point("catch-up");
 	}
 
-	t0 = online_now_us();
+	t0 = ferry_now_us();
 	ferry_buf message = FERRY_BUF_INIT;
 	ferry_buf_printf(&message, "migration %s is rolling back to %s: write "
 	                 "to the old database", rev->forward_id,
@@ -804,13 +787,13 @@ static int rollback_run(online *rev, const ferry_cutover_options *co,
 	ferry_buf_free(&message);
 	if (rc < 0)
 		return unfence_target_after(rev, rc, err);
-	int64_t fenced_at = online_now_us();
+	int64_t fenced_at = ferry_now_us();
 	online_say(rev, "fence     %8.3f s  the target refuses the "
 	           "application's writes", seconds_since(t0));
-	crash_point("fence");
+	ferry_test_crash_point("fence");
 
 	if (!in_switch) {
-		t0 = online_now_us();
+		t0 = ferry_now_us();
 		rc = set_step(rev, "rollback.step", "drain", err);
 		if (rc == 0 && rev->cops->read_barrier)
 			rc = rev->cops->read_barrier(rev->cap, err);
@@ -824,9 +807,9 @@ static int rollback_run(online *rev, const ferry_cutover_options *co,
 			return unfence_target_after(rev, rc, err);
 		online_say(rev, "drain     %8.3f s  every change is back in the "
 		           "source", seconds_since(t0));
-		crash_point("drain");
+		ferry_test_crash_point("drain");
 
-		t0 = online_now_us();
+		t0 = ferry_now_us();
 		int64_t rows = 0;
 		rc = set_step(rev, "rollback.step", "verify", err);
 		if (rc == 0)
@@ -835,10 +818,10 @@ static int rollback_run(online *rev, const ferry_cutover_options *co,
 			return unfence_target_after(rev, rc, err);
 		online_say(rev, "verify    %8.3f s  %lld rows equal on both sides",
 		           seconds_since(t0), (long long)rows);
-		crash_point("verify");
+		ferry_test_crash_point("verify");
 	}
 
-	t0 = online_now_us();
+	t0 = ferry_now_us();
 	hook_env env = {"rollback", rev->dst_uri.redacted, rev->src_uri.redacted};
 	rc = set_step(rev, "rollback.step", "switch", err);
 	if (rc == 0 && co->hook)
@@ -851,7 +834,7 @@ static int rollback_run(online *rev, const ferry_cutover_options *co,
 	online_say(rev, "switch    %8.3f s  %s", seconds_since(t0),
 	           co->hook ? "the hook succeeded" : "no --hook: switch the "
 	           "application back to the source yourself now");
-	crash_point("switch");
+	ferry_test_crash_point("switch");
 	char held[64];
 	snprintf(held, sizeof held, "%.3f", seconds_since(fenced_at));
 	rc = ferry_state_set(rev->state, "rollback.fence_held_s", held, err);

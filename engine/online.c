@@ -30,17 +30,10 @@
 #include "engine/verify.h"
 
 
-int64_t online_now_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 bool online_stopped(const online *on)
 {
 	return (on->o->stop && *on->o->stop) ||
-	       (on->deadline_us && online_now_us() > on->deadline_us);
+	       (on->deadline_us && ferry_now_us() > on->deadline_us);
 }
 
 void online_path_in(ferry_buf *b, const char *dir, const char *name)
@@ -640,10 +633,10 @@ static int copy_table(online *on, uint32_t t, chunk_slot *sl,
 	int rc = 0;
 	while (rc == 0 && !sl->done && !online_stopped(on)) {
 		rc = copy_chunk(on, t, sl, err);
-		if (rc == 0 && online_now_us() - *last_pass > 1000000) {
+		if (rc == 0 && ferry_now_us() - *last_pass > 1000000) {
 			int64_t got;
 			rc = capture_pass(on, &got, err);
-			*last_pass = online_now_us();
+			*last_pass = ferry_now_us();
 		}
 	}
 	if (rc == 0 && sl->done)
@@ -702,7 +695,7 @@ static int snapshot(online *on, bool resumed, ferry_error *err)
 {
 	chunk_slot *slots = ferry_calloc(on->ntables + 1, sizeof *slots);
 	bool *finished = ferry_calloc(on->ntables + 1, sizeof *finished);
-	int64_t last_pass = online_now_us();
+	int64_t last_pass = ferry_now_us();
 	int rc = slots && finished ? 0 : ferry_error_oom(err);
 	if (rc == 0)
 		rc = ferry_state_set(on->state, "migration.phase", "snapshot", err);
@@ -1232,7 +1225,7 @@ static int companion_pass(online *on, int64_t *got, ferry_error *err)
 	*got = 0;
 	if (!on->reverse || on->dst_uri.kind != FERRY_URI_POSTGRESQL ||
 	    (on->companion_at &&
-	     online_now_us() - on->companion_at < COMPANION_EVERY_US))
+	     ferry_now_us() - on->companion_at < COMPANION_EVERY_US))
 		return 0;
 	int rc = on->companion ? 0 : open_companion(on, err);
 	if (rc == 0 && on->companion->cops->read_barrier)
@@ -1243,7 +1236,7 @@ static int companion_pass(online *on, int64_t *got, ferry_error *err)
 		ferry_error_prefix(err, "reading the source's forward stream");
 		close_companion(on); /* opened again on the next pass */
 	}
-	on->companion_at = online_now_us();
+	on->companion_at = ferry_now_us();
 	return rc;
 }
 
@@ -1286,14 +1279,14 @@ int online_catch_up(online *on, double max_lag_s, double *lag,
 	int rc = 0;
 	*lag = 0;
 	while (rc == 0 && !online_stopped(on)) {
-		int64_t t0 = online_now_us(), captured = 0, applied = 0;
+		int64_t t0 = ferry_now_us(), captured = 0, applied = 0;
 		if (on->cops->read_barrier)
 			rc = on->cops->read_barrier(on->cap, err);
 		if (rc == 0)
 			rc = capture_pass(on, &captured, err);
 		if (rc == 0)
 			rc = replay_pass(on, &applied, err);
-		*lag = (double)(online_now_us() - t0) / 1e6;
+		*lag = (double)(ferry_now_us() - t0) / 1e6;
 		if (rc < 0 || (captured == 0 && applied == 0) || *lag <= max_lag_s)
 			break;
 	}
@@ -1315,16 +1308,10 @@ int online_need_streaming(online *on, ferry_error *err)
 
 void online_say(online *on, const char *fmt, ...)
 {
-	if (!on->o->log)
-		return;
-	ferry_buf b = FERRY_BUF_INIT;
 	va_list ap;
 	va_start(ap, fmt);
-	ferry_buf_vprintf(&b, fmt, ap);
+	ferry_log_vprintf(on->o->log, on->o->log_arg, fmt, ap);
 	va_end(ap);
-	if (ferry_buf_cstr(&b))
-		on->o->log(on->o->log_arg, ferry_buf_cstr(&b));
-	ferry_buf_free(&b);
 }
 
 /*
@@ -1506,7 +1493,7 @@ static void migration_id(char out[33])
 	unsigned char raw[16] = {0};
 	FILE *f = fopen("/dev/urandom", "rb");
 	if (!f || fread(raw, 1, sizeof raw, f) != sizeof raw) {
-		int64_t t = online_now_us();
+		int64_t t = ferry_now_us();
 		memcpy(raw, &t, sizeof t); /* unique enough without urandom */
 	}
 	if (f)
@@ -1530,18 +1517,23 @@ static int record_settings(online *on, const char *id, ferry_error *err)
 }
 
 /* Removes what a failed init created in dir (not dir itself). */
+void online_remove_in(const char *dir, const char *const *names, size_t n)
+{
+	ferry_buf path = FERRY_BUF_INIT;
+	for (size_t i = 0; i < n; i++) {
+		online_path_in(&path, dir, names[i]);
+		if (!ferry_buf_failed(&path))
+			remove(ferry_buf_cstr(&path));
+	}
+	ferry_buf_free(&path);
+}
+
 static void forget_directory(const char *dir)
 {
 	static const char *const files[] = {"ferry.db", "ferry.db-journal",
 	                                    "journal/data.mdb", "journal/lock.mdb",
 	                                    "journal"};
-	ferry_buf path = FERRY_BUF_INIT;
-	for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
-		online_path_in(&path, dir, files[i]);
-		if (!ferry_buf_failed(&path))
-			remove(ferry_buf_cstr(&path));
-	}
-	ferry_buf_free(&path);
+	online_remove_in(dir, files, sizeof files / sizeof *files);
 }
 
 int ferry_online_init(const char *dir, const char *source, const char *target,
@@ -1731,7 +1723,7 @@ static int stream_status(online *on, uint64_t *head, uint64_t *applied,
 		if (ferry_journal_iter_open(&it, on->journal, *applied + 1, NULL) ==
 		        0 &&
 		    ferry_journal_iter_next(it, &ch, &lsn, NULL) == 1)
-			*lag_seconds = (double)(online_now_us() - ch->commit_time) / 1e6;
+			*lag_seconds = (double)(ferry_now_us() - ch->commit_time) / 1e6;
 		ferry_journal_iter_close(it);
 	}
 	return rc;

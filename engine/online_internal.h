@@ -16,6 +16,7 @@
 #include "engine/capture.h"
 #include "engine/journal.h"
 #include "engine/online.h"
+#include "engine/runtime.h"
 #include "engine/state.h"
 #include "engine/target.h"
 #include "engine/transform.h"
@@ -76,7 +77,6 @@ typedef enum online_direction {
 	ONLINE_FOLLOW_CUTOVER /* reverse once cut over, else forward */
 } online_direction;
 
-int64_t online_now_us(void);
 bool online_stopped(const online *on);
 void online_say(online *on, const char *fmt, ...) FERRY_PRINTF(2, 3);
 
@@ -100,6 +100,10 @@ int online_catch_up(online *on, double max_lag_s, double *lag,
 
 /* The SQL dialect of a database the plan writes. */
 ferry_dialect online_dialect_of(const ferry_uri *uri);
+
+/* Removes dir/name for each name, in order (files before their
+ * directories); what is not there is fine. */
+void online_remove_in(const char *dir, const char *const *names, size_t n);
 
 /* dir/name into b. */
 void online_path_in(ferry_buf *b, const char *dir, const char *name);

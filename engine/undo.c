@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "engine/alloc.h"
+#include "engine/runtime.h"
 #include "engine/buf.h"
 #include "engine/capture.h"
 #include "engine/change.h"
@@ -79,35 +80,13 @@ static const char *plural(uint64_t n)
 	return n == 1 ? "" : "s";
 }
 
-static int64_t now_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 static void say(undoer *u, const char *fmt, ...) FERRY_PRINTF(2, 3);
 static void say(undoer *u, const char *fmt, ...)
 {
-	if (!u->o->log)
-		return;
-	ferry_buf b = FERRY_BUF_INIT;
 	va_list ap;
 	va_start(ap, fmt);
-	ferry_buf_vprintf(&b, fmt, ap);
+	ferry_log_vprintf(u->o->log, u->o->log_arg, fmt, ap);
 	va_end(ap);
-	if (ferry_buf_cstr(&b))
-		u->o->log(u->o->log_arg, ferry_buf_cstr(&b));
-	ferry_buf_free(&b);
-}
-
-/* A crash injection point for tests, as engine/online.c's: the process
- * dies by SIGKILL once the step's work is committed. */
-static void crash_point(const char *step)
-{
-	const char *at = getenv("FERRY_TEST_CRASH_AT");
-	if (at && strcmp(at, step) == 0)
-		raise(SIGKILL);
 }
 
 int ferry_undo_parse_time(const char *text, int64_t *out, ferry_error *err)
@@ -860,7 +839,7 @@ static int check_replay_still(undoer *u, ferry_error *err)
 
 static void progress(undoer *u, size_t g, bool force)
 {
-	int64_t now = now_us();
+	int64_t now = ferry_now_us();
 	if (!force && now - u->said_at < 1000000)
 		return;
 	u->said_at = now;
@@ -913,7 +892,7 @@ static int undo_groups(undoer *u, ferry_error *err)
 			if (rc == 0) {
 				progress(u, g, first || u->done == u->ngroups);
 				if (first)
-					crash_point("undo-group");
+					ferry_test_crash_point("undo-group");
 				first = false;
 			}
 		}
@@ -1044,13 +1023,13 @@ static int record_done(undoer *u, ferry_error *err)
 	                 (unsigned long long)u->from);
 	snprintf(to, sizeof to, "%llu", (unsigned long long)u->to);
 	snprintf(from, sizeof from, "%llu", (unsigned long long)u->from);
-	snprintf(at, sizeof at, "%lld", (long long)(now_us() / 1000000));
+	snprintf(at, sizeof at, "%lld", (long long)(ferry_now_us() / 1000000));
 	int rc = ferry_buf_cstr(&ranges)
 	             ? ferry_state_set(u->state, "undo.ranges",
 	                               ferry_buf_cstr(&ranges), err)
 	             : ferry_error_oom(err);
 	if (rc == 0)
-		crash_point("undo-ranges");
+		ferry_test_crash_point("undo-ranges");
 	if (rc == 0)
 		rc = ferry_state_set(u->state, "undo.to", to, err);
 	if (rc == 0)
