@@ -332,8 +332,10 @@ int ferry_state_lock(const char *dir, const char *name, const char *command,
 	char line[256];
 	int len = snprintf(line, sizeof line, "pid %ld, ferry %s\n",
 	                   (long)getpid(), command);
-	if (ftruncate(f, 0) < 0 || pwrite(f, line, (size_t)len, 0) != len) {
-		/* the holder's name is only for the message of the next one */
+	/* written over the last holder's line, then cut to length: a
+	 * process refused meanwhile reads a whole line, never an empty
+	 * file; the name is only for its message */
+	if (pwrite(f, line, (size_t)len, 0) != len || ftruncate(f, len) < 0) {
 	}
 	*fd = f;
 	return 0;

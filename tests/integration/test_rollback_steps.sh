@@ -162,7 +162,7 @@ ok $r "and the source was never fenced"
 # one migration, one process at a time on each half
 "$FERRY" --quiet --dir "$tmp/early" sync --follow 2>/dev/null & follower=$!
 polls=0 # until the follower holds its lock (a poll, bounded, not a sleep)
-until grep -q "ferry sync" "$tmp/early/replay.lock" 2>/dev/null || [ $polls -ge 500 ]; do
+until grep -q "pid $follower, ferry sync" "$tmp/early/replay.lock" 2>/dev/null || [ $polls -ge 500 ]; do
 	polls=$((polls + 1)); sleep 0.02
 done
 run_ferry --dir "$tmp/early" sync
