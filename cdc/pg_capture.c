@@ -588,14 +588,14 @@ static int preflight(ferry_capture *cap, const ferry_schema *tables,
 		                     "max_replication_slots and restart, or drop an "
 		                     "unused slot)", cap->uri);
 	PQclear(res);
-	/* Every table needs REPLICA IDENTITY FULL.  Without a key, a table
-	 * in a publication makes the source's own UPDATE and DELETE fail.
-	 * With the default identity a delete carries only the key, and the
-	 * plan cannot map an image whose other columns are unknown (NOT
-	 * NULL, `where`), nor can undo rebuild the row.  All are named in
-	 * one message, before anything is created. */
+	/* Every table needs a primary key or REPLICA IDENTITY FULL: a table
+	 * in a publication without an identity makes the source's own
+	 * UPDATE and DELETE fail.  DEFAULT with a key is taken (old rows then
+	 * carry the key; the engine warns what needs whole rows); USING
+	 * INDEX is not, as its old rows carry an index's columns rather than
+	 * the key ferry finds rows by.  All are named in one message,
+	 * before anything is created. */
 	ferry_buf missing = FERRY_BUF_INIT, fix = FERRY_BUF_INIT;
-	bool keyless = false;
 	for (uint32_t t = 0; rc == 0 && t < tables->ntables; t++) {
 		const ferry_table *tb = &tables->tables[t];
 		const char *params[1] = {tb->name};
@@ -603,11 +603,20 @@ static int preflight(ferry_capture *cap, const ferry_schema *tables,
 		              "WHERE c.relname = $1 AND c.relnamespace = "
 		              "pg_catalog.current_schema()::regnamespace",
 		         1, params, &res, "could not check", err);
-		if (rc == 0 && (PQntuples(res) != 1 ||
-		                strcmp(PQgetvalue(res, 0, 0), "f") != 0)) {
-			keyless |= ferry_table_pk_count(tb) == 0;
-			ferry_buf_printf(&missing, "%s\"%s\"", missing.len ? ", " : "",
-			                 tb->name);
+		const char *ident = rc == 0 && PQntuples(res) == 1
+		                        ? PQgetvalue(res, 0, 0) : "?";
+		bool usable = strcmp(ident, "f") == 0 ||
+		              (strcmp(ident, "d") == 0 &&
+		               ferry_table_pk_count(tb) > 0);
+		if (rc == 0 && !usable) {
+			ferry_buf_printf(&missing, "%s\"%s\" (%s)",
+			                 missing.len ? ", " : "", tb->name,
+			                 strcmp(ident, "d") == 0   ? "no primary key"
+			                 : strcmp(ident, "n") == 0 ? "REPLICA IDENTITY "
+			                                             "NOTHING"
+			                 : strcmp(ident, "i") == 0 ? "REPLICA IDENTITY "
+			                                             "USING INDEX"
+			                                           : "not found");
 			ferry_buf_puts(&fix, "ALTER TABLE ");
 			ferry_buf_put_ident(&fix, tb->name);
 			ferry_buf_puts(&fix, " REPLICA IDENTITY FULL; ");
@@ -618,11 +627,10 @@ static int preflight(ferry_capture *cap, const ferry_schema *tables,
 		rc = ferry_buf_failed(&missing) || ferry_buf_failed(&fix)
 		         ? ferry_error_oom(err)
 		         : ferry_error_set(err, FERRY_EUNSUPPORTED,
-		                           "capture from PostgreSQL needs whole old "
-		                           "rows, and these tables send %s: %s (%s"
-		                           "then ferry init again)",
-		                           keyless ? "none or only their key"
-		                                   : "only their key",
+		                           "capture from PostgreSQL needs a primary "
+		                           "key or whole old rows on every table, "
+		                           "and these have neither: %s (%sthen "
+		                           "ferry init again)",
 		                           ferry_buf_cstr(&missing),
 		                           ferry_buf_cstr(&fix));
 	ferry_buf_free(&missing);
@@ -829,18 +837,57 @@ static bool pg_cap_in_snapshot(const char *token, const ferry_change *c)
 	return ferry_pg_capture_xid_visible(token, (uint32_t)c->txid);
 }
 
+/* Marks the tables whose old rows carry only their key (REPLICA
+ * IDENTITY DEFAULT): the engine says what needs whole rows. */
+static int mark_key_only(ferry_capture *cap, ferry_schema *out,
+                         ferry_error *err)
+{
+	PGresult *res = NULL;
+	int rc = run(cap, "SELECT c.relname FROM pg_catalog.pg_class c "
+	                  "WHERE c.relreplident = 'd' AND c.relnamespace = "
+	                  "pg_catalog.current_schema()::regnamespace",
+	             0, NULL, &res, "could not read replica identities", err);
+	for (int r = 0; rc == 0 && r < PQntuples(res); r++) {
+		ferry_table *t = ferry_schema_find(out, PQgetvalue(res, r, 0));
+		if (t)
+			t->old_rows_key_only = true;
+	}
+	PQclear(res);
+	/* variable-length columns whose storage allows out of line values */
+	if (rc == 0)
+		rc = run(cap, "SELECT c.relname, a.attname FROM pg_catalog.pg_class c "
+		              "JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid "
+		              "WHERE c.relreplident = 'd' AND c.relnamespace = "
+		              "pg_catalog.current_schema()::regnamespace AND "
+		              "a.attnum > 0 AND NOT a.attisdropped AND "
+		              "a.attlen = -1 AND a.attstorage <> 'p'",
+		         0, NULL, &res, "could not read column storage", err);
+	for (int r = 0; rc == 0 && r < PQntuples(res); r++) {
+		ferry_table *t = ferry_schema_find(out, PQgetvalue(res, r, 0));
+		int i = t ? ferry_table_column_index(t, PQgetvalue(res, r, 1)) : -1;
+		if (i >= 0)
+			t->columns[i].unsent_if_kept = true;
+	}
+	if (rc == 0)
+		PQclear(res);
+	return rc;
+}
+
 static int pg_cap_introspect(ferry_capture *cap, ferry_schema *out,
                              ferry_error *err)
 {
-	if (cap->in_snapshot)
-		return ferry_pg_source_ops.introspect(cap->src, out, err);
+	if (cap->in_snapshot) {
+		int rc = ferry_pg_source_ops.introspect(cap->src, out, err);
+		return rc < 0 ? rc : mark_key_only(cap, out, err);
+	}
 	ferry_source *src = NULL;
 	int rc = ferry_pg_source_attach(&src, cap->conn, cap->uri, NULL, err);
 	if (rc == 0)
 		rc = ferry_pg_source_ops.introspect(src, out, err);
 	int end = src ? ferry_pg_source_release(src, rc == 0 ? err : NULL) : 0;
 	ferry_pg_source_ops.close(src);
-	return rc < 0 ? rc : end;
+	rc = rc < 0 ? rc : end;
+	return rc < 0 ? rc : mark_key_only(cap, out, err);
 }
 
 static int pg_cap_scan_open(ferry_capture *cap, const ferry_table *table,
@@ -850,7 +897,7 @@ static int pg_cap_scan_open(ferry_capture *cap, const ferry_table *table,
 	if (!cap->in_snapshot)
 		return ferry_error_set(err, FERRY_EINVAL, "could not scan table "
 		                       "\"%s\": no snapshot is open", table->name);
-	if (ferry_table_pk_count(table) == 0)
+	if (ferry_table_pk_count(table) == 0 || (!after_key && limit == 0))
 		return ferry_pg_source_ops.scan_open(cap->src, table, out, err);
 	return ferry_pg_source_ops.scan_open_after(cap->src, table, after_key,
 	                                           limit, out, err);
@@ -1015,10 +1062,16 @@ static int check_relation(ferry_capture *cap,
 	return rc;
 }
 
-/* Fills row from a tuple; old (may be NULL) supplies unchanged TOASTed
- * values.  Bytea payloads are decoded into scratch, reserved for the
- * whole row first. */
+/*
+ * Fills row from a tuple; old (may be NULL) supplies unchanged TOASTed
+ * values, and without it they are absent (docs/online-postgresql.md,
+ * "Old rows and unsent values").  key_only: the tuple is a 'K' old row,
+ * whose columns outside the replica identity (rel's key flags) the
+ * server sends as n: absent, not NULL.  Bytea payloads are decoded into
+ * scratch, reserved for the whole row first.
+ */
 static int tuple_row(ferry_capture *cap, const ferry_table *t,
+                     const ferry_pgoutput_relation *rel, bool key_only,
                      const ferry_pgoutput_tuple *tup,
                      const ferry_pgoutput_tuple *old, const ferry_row *old_row,
                      ferry_row *row, ferry_buf *scratch, ferry_error *err)
@@ -1035,21 +1088,26 @@ static int tuple_row(ferry_capture *cap, const ferry_table *t,
 	for (uint32_t i = 0; rc == 0 && i < t->ncolumns; i++) {
 		const ferry_pgoutput_value *v = &tup->values[i];
 		ferry_value *out = &row->values[i];
-		if (v->kind == FERRY_PGOUTPUT_NULL) {
+		bool in_key = rel->cols[i].flags & FERRY_PGOUTPUT_COL_KEY;
+		if (key_only && !in_key) {
+			*out = ferry_value_absent();
+		} else if (key_only && t->columns[i].pk_position == 0) {
+			rc = ferry_error_set(err, FERRY_EUNSUPPORTED,
+			                     "table \"%s\" sends old rows keyed by "
+			                     "column \"%s\", which is not in its primary "
+			                     "key (REPLICA IDENTITY USING INDEX): ALTER "
+			                     "TABLE \"%s\" REPLICA IDENTITY FULL, then "
+			                     "run the sync again",
+			                     t->name, t->columns[i].name, t->name);
+		} else if (v->kind == FERRY_PGOUTPUT_NULL) {
 			*out = ferry_value_null();
 		} else if (v->kind == FERRY_PGOUTPUT_UNCHANGED) {
-			/* never a placeholder: the old row's value, or stop */
-			if (!old || old->values[i].kind == FERRY_PGOUTPUT_UNCHANGED ||
-			    !old_row)
-				rc = ferry_error_set(err, FERRY_EUNSUPPORTED,
-				                     "an update of table \"%s\" left the "
-				                     "large value of column \"%s\" unchanged "
-				                     "and the stream did not send it: ALTER "
-				                     "TABLE \"%s\" REPLICA IDENTITY FULL so "
-				                     "that it comes with the old row",
-				                     t->name, t->columns[i].name, t->name);
-			else
+			/* never a placeholder: the old row's value, or absent */
+			if (old && old_row &&
+			    old->values[i].kind != FERRY_PGOUTPUT_UNCHANGED)
 				*out = old_row->values[i];
+			else
+				*out = ferry_value_absent();
 		} else if (v->kind == FERRY_PGOUTPUT_TEXT) {
 			rc = ferry_pg_capture_value(&t->columns[i].type,
 			                            (const char *)v->data, v->len, out,
@@ -1113,23 +1171,22 @@ static int on_change(ferry_capture *cap, delivery *d, ferry_error *err)
 		return 0;
 	rc = check_relation(cap, rel, err);
 	bool full_old = ch->old_kind == 'O';
+	if (rc == 0 && cap->msg.type == FERRY_PGOUTPUT_DELETE && !ch->old_tuple)
+		rc = ferry_error_set(err, FERRY_EUNSUPPORTED, "table \"%s\" sent a "
+		                     "delete without its key (REPLICA IDENTITY "
+		                     "NOTHING): ALTER TABLE \"%s\" REPLICA IDENTITY "
+		                     "FULL, then run the sync again", t->name,
+		                     t->name);
 	if (rc == 0 && ch->old_tuple)
-		rc = tuple_row(cap, t, ch->old_tuple, NULL, NULL, &cap->before,
-		               &cap->scratch[0], err);
+		rc = tuple_row(cap, t, rel, ch->old_kind == 'K', ch->old_tuple, NULL,
+		               NULL, &cap->before, &cap->scratch[0], err);
 	if (rc == 0 && ch->new_tuple)
-		rc = tuple_row(cap, t, ch->new_tuple, full_old ? ch->old_tuple : NULL,
+		rc = tuple_row(cap, t, rel, false, ch->new_tuple,
+		               full_old ? ch->old_tuple : NULL,
 		               full_old ? &cap->before : NULL, &cap->after,
 		               &cap->scratch[1], err);
 	if (rc < 0)
 		return rc;
-	/* init required REPLICA IDENTITY FULL; a table changed since must
-	 * not lose deletes to an image the plan cannot map */
-	if ((cap->msg.type == FERRY_PGOUTPUT_DELETE && ch->old_kind != 'O') ||
-	    (cap->msg.type == FERRY_PGOUTPUT_UPDATE && ch->old_kind == 'K'))
-		return ferry_error_set(err, FERRY_EUNSUPPORTED, "table \"%s\" "
-		                       "no longer sends whole old rows: ALTER TABLE "
-		                       "\"%s\" REPLICA IDENTITY FULL, then run the "
-		                       "sync again", t->name, t->name);
 	switch (cap->msg.type) {
 	case FERRY_PGOUTPUT_INSERT:
 		return deliver(cap, d, FERRY_OP_INSERT, t, false, true, err);

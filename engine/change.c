@@ -48,6 +48,7 @@ static void encode_value(const ferry_value *v, ferry_buf *out)
 	ferry_buf_putc(out, (uint8_t)v->type);
 	switch (v->type) {
 	case FERRY_NULL:
+	case FERRY_ABSENT:
 		break;
 	case FERRY_INT:
 	case FERRY_TIMESTAMP:
@@ -79,17 +80,32 @@ static void encode_value(const ferry_value *v, ferry_buf *out)
 	}
 }
 
-static int check_row(const ferry_row *row, const char *which, ferry_error *err)
+/* An insert's after-image and a ddl's statement are whole: the source
+ * sent every value (docs/change-codec.md). */
+static bool may_be_absent(ferry_op op, bool before)
 {
+	return before || op == FERRY_OP_UPDATE;
+}
+
+static int check_row(const ferry_row *row, ferry_op op, bool before,
+                     ferry_error *err)
+{
+	const char *which = before ? "before" : "after";
 	if (row->ncols > FERRY_CHANGE_MAX_COLUMNS)
 		return ferry_error_set(err, FERRY_EINVAL,
 		                       "%s-image has %u columns, more than %d", which,
 		                       row->ncols, FERRY_CHANGE_MAX_COLUMNS);
-	for (uint32_t i = 0; i < row->ncols; i++)
-		if ((unsigned)row->values[i].type > FERRY_TYPE_MAX)
+	for (uint32_t i = 0; i < row->ncols; i++) {
+		ferry_type t = row->values[i].type;
+		if (t == FERRY_ABSENT && !may_be_absent(op, before))
+			return ferry_error_set(err, FERRY_EINVAL,
+			                       "%s-image column %u of %s change is "
+			                       "absent", which, i, ferry_op_name(op));
+		if ((unsigned)t > FERRY_TYPE_MAX && t != FERRY_ABSENT)
 			return ferry_error_set(err, FERRY_EINVAL,
 			                       "%s-image column %u has unknown type tag %d",
-			                       which, i, (int)row->values[i].type);
+			                       which, i, (int)t);
+	}
 	return 0;
 }
 
@@ -115,9 +131,9 @@ static int check_change(const ferry_change *c, ferry_error *err)
 		                       "cannot encode change: source position is "
 		                       "%zu bytes, more than %d",
 		                       c->position_len, FERRY_CHANGE_MAX_POSITION);
-	if (c->has_before && check_row(&c->before, "before", err) < 0)
+	if (c->has_before && check_row(&c->before, c->op, true, err) < 0)
 		return FERRY_EINVAL;
-	if (c->has_after && check_row(&c->after, "after", err) < 0)
+	if (c->has_after && check_row(&c->after, c->op, false, err) < 0)
 		return FERRY_EINVAL;
 	return 0;
 }
@@ -194,7 +210,7 @@ static int decode_bytes(decoder *d, ferry_value *v)
 	return rc < 0 ? corrupt(d, "numeric value is not a number") : 0;
 }
 
-static int decode_value(decoder *d, ferry_value *v)
+static int decode_value(decoder *d, ferry_value *v, bool may_be_absent)
 {
 	uint8_t tag, b;
 	int64_t i;
@@ -202,11 +218,14 @@ static int decode_value(decoder *d, ferry_value *v)
 	const uint8_t *p;
 	if (ferry_reader_u8(&d->r, &tag) < 0)
 		return corrupt(d, "truncated before a value");
-	if (tag > FERRY_TYPE_MAX)
+	if (tag == FERRY_ABSENT && !may_be_absent)
+		return corrupt(d, "an absent value in an image that must be whole");
+	if (tag > FERRY_TYPE_MAX && tag != FERRY_ABSENT)
 		return corrupt(d, "unknown value type tag");
 	v->type = (ferry_type)tag;
 	switch (v->type) {
 	case FERRY_NULL:
+	case FERRY_ABSENT:
 		v->u.i = 0;
 		return 0;
 	case FERRY_INT:
@@ -241,7 +260,7 @@ static int decode_value(decoder *d, ferry_value *v)
 	}
 }
 
-static int decode_row(decoder *d, ferry_row *row)
+static int decode_row(decoder *d, ferry_row *row, bool may_be_absent)
 {
 	size_t ncols;
 	/* each value takes at least one byte: a count beyond what is left is
@@ -252,7 +271,7 @@ static int decode_row(decoder *d, ferry_row *row)
 	if (ferry_row_resize(row, (uint32_t)ncols, d->err) < 0)
 		return FERRY_ENOMEM;
 	for (size_t i = 0; i < ncols; i++) {
-		int rc = decode_value(d, &row->values[i]);
+		int rc = decode_value(d, &row->values[i], may_be_absent);
 		if (rc < 0)
 			return rc;
 	}
@@ -320,9 +339,9 @@ int ferry_change_decode(ferry_change *c, const uint8_t *data, size_t len,
 	int rc = decode_header(&d, c);
 	c->before.ncols = c->after.ncols = 0;
 	if (rc == 0 && c->has_before)
-		rc = decode_row(&d, &c->before);
+		rc = decode_row(&d, &c->before, may_be_absent(c->op, true));
 	if (rc == 0 && c->has_after)
-		rc = decode_row(&d, &c->after);
+		rc = decode_row(&d, &c->after, may_be_absent(c->op, false));
 	if (rc < 0) {
 		c->has_before = c->has_after = false;
 		return rc;

@@ -325,6 +325,28 @@ static bool keyed(online *on, uint32_t t)
 	       ferry_table_pk_count(on->xops->target_table(on->xf, t)) > 0;
 }
 
+/*
+ * Whether table t is copied chunk by chunk, its overlap with the stream
+ * replayed idempotently by key; otherwise it is copied in one piece and
+ * the replay skips exactly what the copy saw and applies the rest
+ * strictly.  Besides tables without a key, one piece is for tables whose
+ * updates may leave out a large value (old rows key-only, a column that
+ * can be stored out of line): an overlapping change is applied as an
+ * upsert, which may have to write the row whole, and a row that moved
+ * between two chunks' reads would be in neither (docs/online-postgresql.md,
+ * "Old rows and unsent values").
+ */
+static bool chunked(online *on, uint32_t t)
+{
+	const ferry_table *src = on->xops->source_table(on->xf, t);
+	if (!keyed(on, t))
+		return false;
+	for (uint32_t i = 0; src->old_rows_key_only && i < src->ncolumns; i++)
+		if (src->columns[i].unsent_if_kept)
+			return false;
+	return true;
+}
+
 static void slot_name(ferry_buf *b, const char *table, uint64_t n)
 {
 	ferry_buf_reset(b);
@@ -453,7 +475,8 @@ static int copy_chunk(online *on, uint32_t t, chunk_slot *sl,
 {
 	const ferry_table *src = on->xops->source_table(on->xf, t);
 	const ferry_table *dst = on->xops->target_table(on->xf, t);
-	bool by_key = keyed(on, t);
+	/* a table with chunks committed was being copied by chunks */
+	bool by_key = sl->n > 0 || chunked(on, t);
 	uint64_t limit = by_key ? on->chunk_rows : 0, position = 0, read = 0;
 	ferry_change after = FERRY_CHANGE_INIT;
 	ferry_buf key = FERRY_BUF_INIT, name = FERRY_BUF_INIT;
@@ -602,7 +625,9 @@ static int finish_copy(online *on, uint32_t t, const chunk_slot *sl,
 	ferry_table keys_only = *on->xops->target_table(on->xf, t);
 	keys_only.nindexes = 0;
 	int rc = on->tops->finish_table(on->dst, &keys_only, err);
-	if (rc == 0 && !keyed(on, t)) {
+	/* a one-piece copy's last slot keeps the copy's snapshot token, a
+	 * chunked copy's last slot no key */
+	if (rc == 0 && sl->key.len) {
 		ferry_free(on->copied_in[t]);
 		on->copied_in[t] = ferry_malloc(sl->key.len + 1);
 		if (on->copied_in[t]) {
@@ -859,13 +884,26 @@ static int apply_one(online *on, const ferry_change *ch, ferry_row *b,
 	const ferry_table *dst = on->xops->target_table(on->xf, (uint32_t)t);
 	uint64_t position = 0;
 	ferry_capture_position_get(ch->position, ch->position_len, &position);
-	bool by_key = keyed(on, (uint32_t)t);
+	bool by_key = keyed(on, (uint32_t)t) && !on->copied_in[t];
 	if (!by_key && on->copied_in[t] &&
 	    on->cops->in_snapshot(on->copied_in[t], ch))
 		return 0; /* the table's one-piece copy has it */
 	/* changes the snapshot's chunks may hold already converge */
 	bool idempotent = by_key && position <= on->snapshot_until;
 	int in_b = 0, in_a = 0, rc = 0;
+	/* whether the row was in the target before is the filter's verdict
+	 * on the old row: without it, an update that takes the row out of
+	 * the filter would leave it there */
+	if (ch->op == FERRY_OP_UPDATE && !ch->has_before && on->xops->filters &&
+	    on->xops->filters(on->xf, (uint32_t)t))
+		return ferry_error_set(err, FERRY_EUNSUPPORTED,
+		                       "table \"%s\" has a where filter, and the "
+		                       "source sent an update without the old row "
+		                       "(its replica identity was lowered from FULL "
+		                       "after ferry init?  The migration cannot "
+		                       "carry this change: ALTER TABLE \"%s\" "
+		                       "REPLICA IDENTITY FULL, then ferry clean and "
+		                       "start it again)", ch->table, ch->table);
 	if (ch->has_before)
 		in_b = map_row(on, (uint32_t)t, 0, &ch->before, b, err);
 	if (in_b >= 0 && ch->has_after)
@@ -1536,6 +1574,57 @@ static void forget_directory(const char *dir)
 	online_remove_in(dir, files, sizeof files / sizeof *files);
 }
 
+/*
+ * Tables whose old rows carry only their key (PostgreSQL REPLICA
+ * IDENTITY DEFAULT, docs/online-postgresql.md): a plan that needs whole
+ * old rows for such a table (a `where` filter, an expression mixing a
+ * large column with others) is refused, naming what and the fix.
+ */
+static int refuse_key_only_plans(online *on, ferry_error *err)
+{
+	ferry_buf why = FERRY_BUF_INIT, fix = FERRY_BUF_INIT;
+	for (uint32_t t = 0; on->xops->needs_whole_rows && t < on->ntables;
+	     t++) {
+		const ferry_table *src = on->xops->source_table(on->xf, t);
+		if (!src->old_rows_key_only ||
+		    !on->xops->needs_whole_rows(on->xf, t, &why))
+			continue;
+		ferry_buf_puts(&fix, "ALTER TABLE ");
+		ferry_buf_put_ident(&fix, src->name);
+		ferry_buf_puts(&fix, " REPLICA IDENTITY FULL; ");
+	}
+	int rc = 0;
+	if (ferry_buf_failed(&why) || ferry_buf_failed(&fix))
+		rc = ferry_error_oom(err);
+	else if (fix.len)
+		rc = ferry_error_set(err, FERRY_EUNSUPPORTED,
+		                     "the plan needs whole old rows for %s, and the "
+		                     "source sends only the key (REPLICA IDENTITY "
+		                     "DEFAULT): %sthen ferry init again",
+		                     ferry_buf_cstr(&why), ferry_buf_cstr(&fix));
+	ferry_buf_free(&why);
+	ferry_buf_free(&fix);
+	return rc;
+}
+
+/* One warning line per table whose old rows carry only its key. */
+static void warn_key_only(online *on, ferry_buf *report)
+{
+	for (uint32_t t = 0; t < on->ntables; t++) {
+		const ferry_table *src = on->xops->source_table(on->xf, t);
+		if (!src->old_rows_key_only)
+			continue;
+		ferry_buf_printf(report, "warning: table \"%s\" sends only its key "
+		                 "in old rows (REPLICA IDENTITY DEFAULT): ferry undo "
+		                 "cannot undo its changes, and an `up` expression "
+		                 "that reads a large value together with other "
+		                 "columns stops the sync when an update leaves that "
+		                 "value unchanged; ALTER TABLE ", src->name);
+		ferry_buf_put_ident(report, src->name);
+		ferry_buf_puts(report, " REPLICA IDENTITY FULL gives whole rows\n");
+	}
+}
+
 int ferry_online_init(const char *dir, const char *source, const char *target,
                       const char *spec, ferry_buf *report, ferry_error *err)
 {
@@ -1571,6 +1660,8 @@ int ferry_online_init(const char *dir, const char *source, const char *target,
 		rc = open_endpoints(&on, err);
 	if (rc == 0)
 		rc = build_plan(&on, err);
+	if (rc == 0)
+		rc = refuse_key_only_plans(&on, err);
 	for (uint32_t t = 0; rc == 0 && t < on.ntables; t++)
 		rc = on.tops->check_table(on.dst, on.xops->target_table(on.xf, t),
 		                          FERRY_EXISTING_REFUSE, err);
@@ -1594,6 +1685,7 @@ int ferry_online_init(const char *dir, const char *source, const char *target,
 		ferry_buf_printf(report, "capture installed on %s for %u tables\n",
 		                 on.src_uri.redacted, on.ntables);
 		on.xops->describe(on.xf, report);
+		warn_key_only(&on, report);
 	}
 	online_close(&on);
 	if (rc < 0 && created)

@@ -2056,6 +2056,22 @@ static void put_insert(ferry_buf *sql, const apply_table *at, bool upsert)
 		ferry_buf_puts(sql, " DO NOTHING");
 }
 
+/* UPDATE "t" SET "a" = $1, ... WHERE <key>: the n columns of cols, or
+ * (cols NULL) every column. */
+static void put_update(ferry_buf *sql, const apply_table *at,
+                       const uint32_t *cols, uint32_t n)
+{
+	ferry_buf_puts(sql, "UPDATE ");
+	ferry_buf_put_ident(sql, at->name);
+	for (uint32_t k = 0; k < n; k++) {
+		ferry_buf_puts(sql, k ? ", " : " SET ");
+		ferry_buf_put_ident(sql, at->cols[cols ? cols[k] : k].name);
+		ferry_buf_printf(sql, " = $%u", k + 1);
+	}
+	ferry_buf_puts(sql, " WHERE ");
+	put_key_match(sql, at, n + 1);
+}
+
 static void stmt_sql(ferry_buf *sql, const apply_table *at, int kind)
 {
 	switch (kind) {
@@ -2064,15 +2080,7 @@ static void stmt_sql(ferry_buf *sql, const apply_table *at, int kind)
 		put_insert(sql, at, kind == ST_UPSERT);
 		return;
 	case ST_UPDATE:
-		ferry_buf_puts(sql, "UPDATE ");
-		ferry_buf_put_ident(sql, at->name);
-		for (uint32_t i = 0; i < at->ncols; i++) {
-			ferry_buf_puts(sql, i ? ", " : " SET ");
-			ferry_buf_put_ident(sql, at->cols[i].name);
-			ferry_buf_printf(sql, " = $%u", i + 1);
-		}
-		ferry_buf_puts(sql, " WHERE ");
-		put_key_match(sql, at, at->ncols + 1);
+		put_update(sql, at, NULL, at->ncols);
 		return;
 	default: /* ST_DELETE, ST_CLEAR */
 		ferry_buf_puts(sql, "DELETE FROM ");
@@ -2661,14 +2669,14 @@ static int put_param(ferry_target *t, const apply_table *at, ferry_op op,
 	return 0;
 }
 
-/* The parameters of statement kind from the new values (after) and the
- * row whose key identifies the row to change (old). */
-static int encode_params(ferry_target *t, const apply_table *at, int kind,
-                         ferry_op op, const ferry_row *after,
-                         const ferry_row *old, ferry_error *err)
+/* The parameters of groups g from the new values (after) and the row
+ * whose key identifies the row to change (old). */
+static int encode_groups(ferry_target *t, const apply_table *at,
+                         const group *g, int ng, ferry_op op,
+                         const ferry_row *after, const ferry_row *old,
+                         ferry_error *err)
 {
-	group g[2];
-	int ng = stmt_groups(at, kind, g), rc = 0;
+	int rc = 0;
 	t->nparams = 0;
 	ferry_buf_reset(&t->params);
 	for (int i = 0; rc == 0 && i < ng; i++) {
@@ -2684,6 +2692,16 @@ static int encode_params(ferry_target *t, const apply_table *at, int kind,
 		                 ? NULL
 		                 : (const char *)t->params.data + t->poff[i];
 	return rc;
+}
+
+/* The parameters of statement kind. */
+static int encode_params(ferry_target *t, const apply_table *at, int kind,
+                         ferry_op op, const ferry_row *after,
+                         const ferry_row *old, ferry_error *err)
+{
+	group g[2];
+	int ng = stmt_groups(at, kind, g);
+	return encode_groups(t, at, g, ng, op, after, old, err);
 }
 
 /* Appends "id=5, b='x'" (the key of row) to t->keys for messages. */
@@ -2794,6 +2812,52 @@ static bool same_key(const apply_table *at, const ferry_row *a,
 	return true;
 }
 
+/* A strict update whose after-image lacks values the source did not
+ * send: only the columns it has are set, the others keep theirs.  Its
+ * column set varies, so it goes unprepared (Parse, Bind, Execute in the
+ * pipeline, as the prepared ones). */
+static int partial_update(ferry_target *t, apply_table *at,
+                          const ferry_row *old, const ferry_row *after,
+                          ferry_error *err)
+{
+	uint32_t *cols = ferry_calloc(at->ncols, sizeof *cols), n = 0;
+	Oid *types = ferry_calloc(at->ncols + at->nkey, sizeof *types);
+	ferry_buf sql = FERRY_BUF_INIT;
+	size_t key_off = 0, key_len = 0;
+	int rc = cols && types ? queue_reserve(t, 1, err) : ferry_error_oom(err);
+	for (uint32_t i = 0; rc == 0 && i < at->ncols; i++)
+		if (after->values[i].type != FERRY_ABSENT)
+			cols[n++] = i;
+	group g[2] = {{cols, n, false, 0}, {at->key, at->nkey, true, 1}};
+	for (int i = 0, p = 0; rc == 0 && i < 2; i++)
+		for (uint32_t k = 0; k < g[i].n; k++) {
+			bin_enc enc;
+			unsigned oid;
+			param_type(&at->cols[g[i].cols[k]], g[i].cmp, &oid, &enc);
+			types[p++] = oid;
+		}
+	if (rc == 0) {
+		put_update(&sql, at, cols, n);
+		rc = ferry_buf_cstr(&sql) ? 0 : ferry_error_oom(err);
+	}
+	if (rc == 0)
+		rc = encode_groups(t, at, g, 2, FERRY_OP_UPDATE, after, old, err);
+	if (rc == 0)
+		rc = put_key(t, at, old, &key_off, &key_len, err);
+	if (rc == 0 && !PQsendQueryParams(t->conn, ferry_buf_cstr(&sql),
+	                                  (int)t->nparams, types, t->pval,
+	                                  t->plen, t->pfmt, 0))
+		rc = fail_pg(err, FERRY_ERROR, t->conn, NULL, false,
+		             "could not apply update to table \"%s\"", at->name);
+	if (rc == 0)
+		queue_push(t, PEND_CHANGE, FERRY_OP_UPDATE, true, at, key_off,
+		           key_len);
+	ferry_free(cols);
+	ferry_free(types);
+	ferry_buf_free(&sql);
+	return rc;
+}
+
 /* An idempotent update: the after-image is upserted; a changed key
  * first moves the row still at the old key (an UPDATE, so that the
  * target's ON UPDATE actions apply, not ON DELETE ones), after deleting
@@ -2802,6 +2866,8 @@ static int apply_update(ferry_target *t, apply_table *at,
                         const ferry_row *before, const ferry_row *after,
                         bool idempotent, ferry_error *err)
 {
+	if (!idempotent && ferry_row_has_absent(after))
+		return partial_update(t, at, before ? before : after, after, err);
 	if (!idempotent)
 		return send_change(t, at, ST_UPDATE, FERRY_OP_UPDATE, after,
 		                   before ? before : after, true, err);
@@ -2875,7 +2941,8 @@ static int pg_apply_change(ferry_target *t, const ferry_table *table,
 		                       t->applying ? "the batch has failed"
 		                                   : "no batch is open");
 	apply_table *at = NULL;
-	int rc = ferry_target_check_images(table, op, before, after, err);
+	int rc = ferry_target_check_images(table, op, before, after,
+	                                   idempotent, err);
 	if (rc == 0)
 		rc = find_apply_table(t, table, &at, err);
 	if (rc == 0)

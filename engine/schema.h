@@ -84,6 +84,10 @@ typedef struct ferry_column {
 	bool autoincrement;  /* values are generated (SQLite rowid alias or
 	                        AUTOINCREMENT, identity): the target gets an
 	                        identity set past the largest value */
+	bool unsent_if_kept; /* of a table with old_rows_key_only: a large
+	                        value may be stored out of line (PostgreSQL
+	                        TOAST), and an update that keeps it does not
+	                        send it */
 } ferry_column;
 
 typedef struct ferry_index {
@@ -115,6 +119,10 @@ typedef struct ferry_table {
 	uint32_t nfkeys;
 	bool without_rowid;    /* SQLite WITHOUT ROWID table */
 	bool rowid_key;        /* no declared key: SQLite's rowid identifies rows */
+	bool old_rows_key_only; /* its change stream's old rows carry only the
+	                           key, and an update may leave out a large
+	                           value it kept (PostgreSQL REPLICA IDENTITY
+	                           DEFAULT): see docs/online-postgresql.md */
 	int64_t row_count;     /* rows, when known (-1 otherwise) */
 } ferry_table;
 

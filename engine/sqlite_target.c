@@ -1132,6 +1132,11 @@ struct apply_table {
 	bool keyless;
 	const char *rowid; /* keyless: a name of the rowid no column hides */
 	sqlite3_stmt *st[ST_COUNT];
+	/* the last partial update (an after-image with absent values): its
+	 * statement and the columns it sets */
+	sqlite3_stmt *partial;
+	uint32_t *partial_cols;
+	uint32_t npartial;
 };
 
 /* Parameters of a statement: a run of columns of one image. */
@@ -1147,6 +1152,8 @@ static void free_apply_table(apply_table *at)
 		return;
 	for (int k = 0; k < ST_COUNT; k++)
 		sqlite3_finalize(at->st[k]);
+	sqlite3_finalize(at->partial);
+	ferry_free(at->partial_cols);
 	for (uint32_t i = 0; at->cols && i < at->ncols; i++)
 		ferry_free(at->cols[i].name);
 	ferry_free(at->cols);
@@ -1338,6 +1345,22 @@ static void put_insert(ferry_buf *sql, const apply_table *at, bool upsert)
 		ferry_buf_puts(sql, " DO NOTHING");
 }
 
+/* UPDATE "t" SET "a" = ?1, ... WHERE <key>: the n columns of cols, or
+ * (cols NULL) every column. */
+static void put_update(ferry_buf *sql, const apply_table *at,
+                       const uint32_t *cols, uint32_t n)
+{
+	ferry_buf_puts(sql, "UPDATE ");
+	ferry_buf_put_ident(sql, at->name);
+	for (uint32_t k = 0; k < n; k++) {
+		ferry_buf_puts(sql, k ? ", " : " SET ");
+		ferry_buf_put_ident(sql, at->cols[cols ? cols[k] : k].name);
+		ferry_buf_printf(sql, " = ?%u", k + 1);
+	}
+	ferry_buf_puts(sql, " WHERE ");
+	put_key_match(sql, at, n + 1);
+}
+
 static void stmt_sql(ferry_buf *sql, const apply_table *at, int kind)
 {
 	switch (kind) {
@@ -1346,15 +1369,7 @@ static void stmt_sql(ferry_buf *sql, const apply_table *at, int kind)
 		put_insert(sql, at, kind == ST_UPSERT);
 		return;
 	case ST_UPDATE:
-		ferry_buf_puts(sql, "UPDATE ");
-		ferry_buf_put_ident(sql, at->name);
-		for (uint32_t i = 0; i < at->ncols; i++) {
-			ferry_buf_puts(sql, i ? ", " : " SET ");
-			ferry_buf_put_ident(sql, at->cols[i].name);
-			ferry_buf_printf(sql, " = ?%u", i + 1);
-		}
-		ferry_buf_puts(sql, " WHERE ");
-		put_key_match(sql, at, at->ncols + 1);
+		put_update(sql, at, NULL, at->ncols);
 		return;
 	default: /* ST_DELETE, ST_CLEAR, ST_TRUNCATE */
 		ferry_buf_puts(sql, "DELETE FROM ");
@@ -1464,15 +1479,14 @@ static int bad_param(const apply_table *at, ferry_op op, const apply_col *c,
 	                       ferry_type_name(v->type));
 }
 
-/* Binds every parameter of statement kind from after (new values) and
- * old (the row whose key finds the row to change). */
-static int bind_params(ferry_target *t, const apply_table *at,
-                       sqlite3_stmt *st, int kind, ferry_op op,
+/* Binds the parameters of groups g from after (new values) and old (the
+ * row whose key finds the row to change). */
+static int bind_groups(ferry_target *t, const apply_table *at,
+                       sqlite3_stmt *st, const group *g, int ng, ferry_op op,
                        const ferry_row *after, const ferry_row *old,
                        ferry_error *err)
 {
-	group g[2];
-	int ng = stmt_groups(at, kind, g), p = 1;
+	int p = 1;
 	for (int i = 0; i < ng; i++) {
 		const ferry_row *row = g[i].image ? old : after;
 		for (uint32_t k = 0; k < g[i].n; k++, p++) {
@@ -1490,6 +1504,17 @@ static int bind_params(ferry_target *t, const apply_table *at,
 		}
 	}
 	return 0;
+}
+
+/* Binds every parameter of statement kind. */
+static int bind_params(ferry_target *t, const apply_table *at,
+                       sqlite3_stmt *st, int kind, ferry_op op,
+                       const ferry_row *after, const ferry_row *old,
+                       ferry_error *err)
+{
+	group g[2];
+	int ng = stmt_groups(at, kind, g);
+	return bind_groups(t, at, st, g, ng, op, after, old, err);
 }
 
 /* "could not apply update to table "t" key (id=5): <cause>", or for a
@@ -1519,6 +1544,20 @@ static int change_failed(ferry_target *t, const apply_table *at,
 	return rc;
 }
 
+/* Steps st, bound for one change; one: exactly one row must be
+ * affected. */
+static int step_change(ferry_target *t, const apply_table *at,
+                       sqlite3_stmt *st, ferry_op op, const ferry_row *old,
+                       bool one, ferry_error *err)
+{
+	int rc = 0;
+	if (sqlite3_step(st) != SQLITE_DONE)
+		rc = change_failed(t, at, op, old, -1, err);
+	else if (one && sqlite3_changes(t->db) != 1)
+		rc = change_failed(t, at, op, old, sqlite3_changes(t->db), err);
+	return rc;
+}
+
 /* Runs statement kind for one change; one: exactly one row must be
  * affected. */
 static int run_change(ferry_target *t, apply_table *at, int kind,
@@ -1529,14 +1568,69 @@ static int run_change(ferry_target *t, apply_table *at, int kind,
 	int rc = get_stmt(t, at, kind, &st, err);
 	if (rc == 0)
 		rc = bind_params(t, at, st, kind, op, after, old, err);
-	if (rc == 0) {
-		if (sqlite3_step(st) != SQLITE_DONE)
-			rc = change_failed(t, at, op, old, -1, err);
-		else if (one && sqlite3_changes(t->db) != 1)
-			rc = change_failed(t, at, op, old, sqlite3_changes(t->db), err);
-	}
+	if (rc == 0)
+		rc = step_change(t, at, st, op, old, one, err);
 	if (st)
 		sqlite3_reset(st);
+	return rc;
+}
+
+/* The partial update's statement for the columns after has (the source
+ * sent): the last one is kept, as successive updates tend to leave the
+ * same large value unchanged. */
+static int partial_stmt(ferry_target *t, apply_table *at,
+                        const ferry_row *after, ferry_error *err)
+{
+	uint32_t n = 0;
+	bool same = at->partial != NULL;
+	for (uint32_t i = 0; i < at->ncols; i++)
+		if (after->values[i].type != FERRY_ABSENT) {
+			same = same && n < at->npartial && at->partial_cols[n] == i;
+			n++;
+		}
+	if (same && n == at->npartial)
+		return 0;
+	sqlite3_finalize(at->partial);
+	at->partial = NULL;
+	if (!at->partial_cols &&
+	    !(at->partial_cols = ferry_calloc(at->ncols, sizeof *at->partial_cols)))
+		return ferry_error_oom(err);
+	at->npartial = 0;
+	for (uint32_t i = 0; i < at->ncols; i++)
+		if (after->values[i].type != FERRY_ABSENT)
+			at->partial_cols[at->npartial++] = i;
+	ferry_buf sql = FERRY_BUF_INIT;
+	put_update(&sql, at, at->partial_cols, at->npartial);
+	const char *text = ferry_buf_cstr(&sql);
+	int rc = 0;
+	if (!text)
+		rc = ferry_error_oom(err);
+	else if (sqlite3_prepare_v2(t->db, text, (int)sql.len, &at->partial,
+	                            NULL) != SQLITE_OK)
+		rc = db_fail(err, t->db, "could not prepare the update of table "
+		             "\"%s\"", at->name);
+	ferry_buf_free(&sql);
+	return rc;
+}
+
+/* A strict update whose after-image lacks values the source did not
+ * send: only the columns it has are set, the others keep theirs. */
+static int partial_update(ferry_target *t, apply_table *at,
+                          const ferry_row *before, const ferry_row *after,
+                          ferry_error *err)
+{
+	const ferry_row *old = before ? before : after;
+	int rc = partial_stmt(t, at, after, err);
+	group g[2] = {{at->partial_cols, at->npartial, 0},
+	              {at->key, at->nkey, 1}};
+	if (rc == 0)
+		rc = bind_groups(t, at, at->partial, g, 2, FERRY_OP_UPDATE, after,
+		                 old, err);
+	if (rc == 0)
+		rc = step_change(t, at, at->partial, FERRY_OP_UPDATE, old, true,
+		                 err);
+	if (at->partial)
+		sqlite3_reset(at->partial);
 	return rc;
 }
 
@@ -1581,6 +1675,8 @@ static int apply_update(ferry_target *t, apply_table *at,
                         const ferry_row *before, const ferry_row *after,
                         bool idempotent, ferry_error *err)
 {
+	if (!idempotent && ferry_row_has_absent(after))
+		return partial_update(t, at, before, after, err);
 	if (!idempotent)
 		return run_change(t, at, ST_UPDATE, FERRY_OP_UPDATE, after,
 		                  before ? before : after, true, err);
@@ -1659,7 +1755,8 @@ static int apply_change(ferry_target *t, const ferry_table *table,
 		                       t->applying ? "the batch has failed"
 		                                   : "no batch is open");
 	apply_table *at = NULL;
-	int rc = ferry_target_check_images(table, op, before, after, err);
+	int rc = ferry_target_check_images(table, op, before, after,
+	                                   idempotent, err);
 	if (rc == 0)
 		rc = find_apply_table(t, table, &at, err);
 	if (rc == 0)

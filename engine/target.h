@@ -196,9 +196,16 @@ typedef struct ferry_target_ops {
  * width: the after-image for insert and update, the before-image for
  * delete (and for an update of a table without primary key).  Writers
  * call it first; FERRY_EINVAL / FERRY_EUNSUPPORTED name op and table.
+ *
+ * Absent values (FERRY_ABSENT: not sent by the source) are allowed only
+ * in non-key columns of a before-image (the row is found by its key) and
+ * of a strict update's after-image (a partial update: those columns keep
+ * their values).  Anywhere else - an insert, a key column, a table
+ * without a primary key, an idempotent update, which may have to insert
+ * the row whole - the change is refused: FERRY_EUNSUPPORTED.
  */
 int ferry_target_check_images(const ferry_table *table, ferry_op op,
                               const ferry_row *before, const ferry_row *after,
-                              ferry_error *err);
+                              bool idempotent, ferry_error *err);
 
 #endif

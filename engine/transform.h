@@ -54,6 +54,21 @@ typedef struct ferry_transform_ops {
 	int (*map)(ferry_mapper *m, const ferry_row *src, ferry_row *out,
 	           ferry_reject *rej, ferry_error *err);
 	void (*mapper_close)(ferry_mapper *m);
+	/* Whether the table has a `where` filter: whether a row is in the
+	 * target depends on its values, so an update can move a row in or
+	 * out, which only a whole before-image tells.  NULL: never. */
+	bool (*filters)(const ferry_transform *t, uint32_t table);
+	/*
+	 * Whether the table's plan needs whole old rows from the source,
+	 * when its old rows carry only the key and an update may leave out a
+	 * large value it kept (ferry_table.old_rows_key_only,
+	 * ferry_column.unsent_if_kept): a `where` filter does, and so does an
+	 * expression that reads a column that may go unsent together with
+	 * another column (it could not be computed).  Appends the reasons to
+	 * why.  NULL: never.
+	 */
+	bool (*needs_whole_rows)(const ferry_transform *t, uint32_t table,
+	                         ferry_buf *why);
 
 	/*
 	 * The transform run backwards, for the reverse stream after a

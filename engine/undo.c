@@ -478,7 +478,7 @@ static const char *cannot_invert(const undoer *u, uint32_t t,
 		return "a schema change cannot be undone";
 	case FERRY_OP_UPDATE:
 	case FERRY_OP_DELETE:
-		if (!ch->has_before)
+		if (!ch->has_before || ferry_row_has_absent(&ch->before))
 			return u->src_uri.kind == FERRY_URI_POSTGRESQL
 			           ? "no before-image (the table does not send whole "
 			             "old rows: its REPLICA IDENTITY is not FULL)"

@@ -20,6 +20,8 @@ static const char *const type_names[] = {
 
 const char *ferry_type_name(ferry_type t)
 {
+	if (t == FERRY_ABSENT)
+		return "absent";
 	if ((unsigned)t > FERRY_TYPE_MAX)
 		return "?";
 	return type_names[t];
@@ -39,6 +41,7 @@ bool ferry_value_identical(const ferry_value *a, const ferry_value *b)
 		return false;
 	switch (a->type) {
 	case FERRY_NULL:
+	case FERRY_ABSENT:
 		return true;
 	case FERRY_INT:
 	case FERRY_TIMESTAMP:
@@ -190,6 +193,10 @@ int ferry_value_canonical(const ferry_value *v, ferry_buf *out,
 		ferry_buf_putc(out, CLASS_UUID);
 		ferry_buf_append(out, v->u.uuid, 16);
 		break;
+	case FERRY_ABSENT:
+		/* verification compares rows read whole, never change images */
+		return ferry_error_set(err, FERRY_EINVAL, "a value the source did "
+		                       "not send has no canonical form");
 	default:
 		return ferry_error_set(err, FERRY_ECORRUPT,
 		                       "value has unknown type tag %d", (int)v->type);
@@ -306,6 +313,9 @@ void ferry_value_format(const ferry_value *v, ferry_buf *out, size_t max_bytes)
 	case FERRY_UUID:
 		format_uuid(v->u.uuid, out);
 		break;
+	case FERRY_ABSENT:
+		ferry_buf_puts(out, "(not sent)");
+		break;
 	default:
 		ferry_buf_printf(out, "<bad type %d>", (int)v->type);
 	}
@@ -325,6 +335,14 @@ int ferry_row_resize(ferry_row *row, uint32_t ncols, ferry_error *err)
 		row->values[i] = ferry_value_null();
 	row->ncols = ncols;
 	return 0;
+}
+
+bool ferry_row_has_absent(const ferry_row *row)
+{
+	for (uint32_t i = 0; row && i < row->ncols; i++)
+		if (row->values[i].type == FERRY_ABSENT)
+			return true;
+	return false;
 }
 
 void ferry_row_free(ferry_row *row)

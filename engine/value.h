@@ -33,9 +33,18 @@ typedef enum ferry_type {
 	FERRY_TIMESTAMP = 8,   /* microseconds since 1970-01-01 00:00, wall clock */
 	FERRY_TIMESTAMPTZ = 9, /* microseconds since 1970-01-01 00:00 UTC */
 	FERRY_JSON = 10,       /* JSON document text */
-	FERRY_UUID = 11        /* 16 bytes, network order */
+	FERRY_UUID = 11,       /* 16 bytes, network order */
+	/* Not a value: the source did not send this column of an image, so
+	 * its value is unknown (PostgreSQL REPLICA IDENTITY DEFAULT leaves
+	 * out the non-key columns of old rows and large values an update
+	 * did not change).  Never NULL, never a placeholder: only change
+	 * images carry it, the plan passes it on where a target column
+	 * depends on nothing else, and a writer leaves such a column as it
+	 * is (docs/change-codec.md, docs/online-postgresql.md). */
+	FERRY_ABSENT = 12
 } ferry_type;
 
+/* The largest tag of a real value; FERRY_ABSENT is above it. */
 #define FERRY_TYPE_MAX FERRY_UUID
 
 /* Dates and timestamps: PostgreSQL's 'infinity' and '-infinity'. */
@@ -63,6 +72,13 @@ static inline ferry_value ferry_value_null(void)
 {
 	ferry_value v;
 	v.type = FERRY_NULL;
+	v.u.i = 0;
+	return v;
+}
+static inline ferry_value ferry_value_absent(void)
+{
+	ferry_value v;
+	v.type = FERRY_ABSENT;
 	v.u.i = 0;
 	return v;
 }
@@ -115,7 +131,8 @@ static inline ferry_value ferry_value_bytes(ferry_type t, const void *ptr,
 }
 ferry_value ferry_value_uuid(const uint8_t bytes[16]);
 
-/* "null", "int", "float", "numeric", "text", ...; "?" for a bad tag. */
+/* "null", "int", "float", "numeric", "text", ..., "absent"; "?" for a bad
+ * tag. */
 const char *ferry_type_name(ferry_type t);
 
 /* Whether t carries a borrowed (ptr, len) payload. */
@@ -162,6 +179,8 @@ typedef struct ferry_row {
 
 /* Makes room for ncols values and sets ncols (new ones are NULL). */
 int ferry_row_resize(ferry_row *row, uint32_t ncols, ferry_error *err);
+/* Whether some value of row is FERRY_ABSENT (row may be NULL). */
+bool ferry_row_has_absent(const ferry_row *row);
 void ferry_row_free(ferry_row *row);
 
 #endif

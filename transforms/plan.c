@@ -958,7 +958,154 @@ struct ferry_mapper {
 	ferry_value *results; /* expression results of the current row */
 	ferry_arena scratch;  /* converted payloads of the current row */
 	ferry_error why;      /* the reason of the last reject */
+	/* which source columns each expression reads (nexprs rows, then the
+	 * where filter's), source->ncolumns flags each; NULL until an image
+	 * with absent values needs it (reads_of) */
+	uint8_t *reads;
+	uint8_t *absent_exprs; /* per expression: the current row's result is
+	                          absent (it reads only absent columns) */
 };
+
+/* Collects the source columns a statement reads (SQLITE_READ of
+ * _ferry_row), as flags in the row the authorizer is given. */
+typedef struct read_probe {
+	const ferry_table *source;
+	uint8_t *flags;
+} read_probe;
+
+static int note_read(void *arg, int action, const char *table,
+                     const char *column, const char *db, const char *view)
+{
+	(void)db;
+	(void)view;
+	read_probe *probe = arg;
+	if (action == SQLITE_READ && probe->flags && table && column &&
+	    strcmp(table, "_ferry_row") == 0) {
+		int i = ferry_table_column_index(probe->source, column);
+		if (i >= 0)
+			probe->flags[i] = 1;
+	}
+	return SQLITE_OK;
+}
+
+/*
+ * Which source columns each expression and the where filter read, asked
+ * of SQLite (an authorizer on the expression compiled over a table with
+ * the source's columns) rather than guessed from the text.  Where that
+ * cannot be asked (two source columns whose names SQLite takes for one),
+ * every expression counts as reading every column, which can only turn
+ * an absent result into an error, never the reverse.
+ */
+static int reads_of(ferry_mapper *m, ferry_error *err)
+{
+	const ferry_plan_table *pt = m->table;
+	uint32_t ncols = pt->source->ncolumns, nx = pt->nexprs + 1;
+	m->reads = ferry_calloc((size_t)nx * ncols + 1, 1);
+	m->absent_exprs = ferry_calloc(pt->nexprs + 1, 1);
+	if (!m->reads || !m->absent_exprs)
+		return ferry_error_oom(err);
+	ferry_buf sql = FERRY_BUF_INIT;
+	ferry_buf_puts(&sql, "CREATE TABLE _ferry_row (");
+	for (uint32_t i = 0; i < ncols; i++) {
+		if (i)
+			ferry_buf_puts(&sql, ", ");
+		ferry_buf_put_ident(&sql, pt->source->columns[i].name);
+	}
+	ferry_buf_puts(&sql, ")");
+	if (ferry_buf_failed(&sql)) {
+		ferry_buf_free(&sql);
+		return ferry_error_oom(err);
+	}
+	bool asked = ncols > 0 && sqlite3_exec(m->db, ferry_buf_cstr(&sql), NULL,
+	                                       NULL, NULL) == SQLITE_OK;
+	read_probe probe = {pt->source, NULL};
+	if (asked)
+		sqlite3_set_authorizer(m->db, note_read, &probe);
+	for (uint32_t x = 0; x < nx; x++) {
+		const char *expr = x < pt->nexprs ? pt->exprs[x] : pt->where;
+		uint8_t *flags = m->reads + (size_t)x * ncols;
+		sqlite3_stmt *st = NULL;
+		if (!expr)
+			continue;
+		ferry_buf_reset(&sql);
+		ferry_buf_printf(&sql, "SELECT " EXPR_OPEN "%s" EXPR_CLOSE
+		                 " FROM _ferry_row", expr);
+		probe.flags = flags;
+		if (!asked || ferry_buf_failed(&sql) ||
+		    sqlite3_prepare_v2(m->db, ferry_buf_cstr(&sql), -1, &st, NULL) !=
+		        SQLITE_OK)
+			memset(flags, 1, ncols);
+		sqlite3_finalize(st);
+	}
+	if (asked) {
+		sqlite3_set_authorizer(m->db, NULL, NULL);
+		sqlite3_exec(m->db, "DROP TABLE _ferry_row", NULL, NULL, NULL);
+	}
+	int rc = ferry_buf_failed(&sql) ? ferry_error_oom(err) : 0;
+	ferry_buf_free(&sql);
+	return rc;
+}
+
+/* Names one absent and one sent column that expression x (nexprs: the
+ * where filter) reads; *absent only when it reads nothing sent. */
+static void absent_inputs(const ferry_mapper *m, uint32_t x,
+                          const ferry_row *src, int *absent, int *sent)
+{
+	const ferry_table *t = m->table->source;
+	const uint8_t *flags = m->reads + (size_t)x * t->ncolumns;
+	*absent = *sent = -1;
+	for (uint32_t i = 0; i < t->ncolumns && i < src->ncols; i++) {
+		if (!flags[i])
+			continue;
+		if (src->values[i].type == FERRY_ABSENT)
+			*absent = (int)i;
+		else
+			*sent = (int)i;
+	}
+}
+
+/*
+ * Decides, for an image with absent values, which expressions give an
+ * absent result (they read only absent columns), and refuses what cannot
+ * be computed: a where filter or an expression that reads an absent
+ * column - the expression mixing it with sent ones.  Keeping the target's
+ * old value there would be silent divergence.
+ */
+static int check_absent(ferry_mapper *m, const ferry_row *src,
+                        ferry_error *err)
+{
+	const ferry_plan_table *pt = m->table;
+	const ferry_table *t = pt->source;
+	int rc = m->reads ? 0 : reads_of(m, err);
+	for (uint32_t x = 0; rc == 0 && x <= pt->nexprs; x++) {
+		const char *expr = x < pt->nexprs ? pt->exprs[x] : pt->where;
+		int absent, sent;
+		m->absent_exprs[x] = 0;
+		if (!expr)
+			continue;
+		absent_inputs(m, x, src, &absent, &sent);
+		if (absent < 0)
+			continue;
+		if (x < pt->nexprs && sent < 0) {
+			m->absent_exprs[x] = 1;
+			continue;
+		}
+		rc = ferry_error_set(err, FERRY_EUNSUPPORTED,
+		                     "table \"%s\": %s \"%s\" reads column \"%s\", "
+		                     "which the source did not send%s%s%s, so it "
+		                     "cannot be computed (the table's replica "
+		                     "identity was lowered from FULL after ferry "
+		                     "init?  The migration cannot carry this change: "
+		                     "ALTER TABLE \"%s\" REPLICA IDENTITY FULL, then "
+		                     "ferry clean and start it again)",
+		                     t->name, x < pt->nexprs ? "expression" : "where",
+		                     expr, t->columns[absent].name,
+		                     sent >= 0 ? ", and column \"" : "",
+		                     sent >= 0 ? t->columns[sent].name : "",
+		                     sent >= 0 ? "\", which it did" : "", t->name);
+	}
+	return rc;
+}
 
 static int prepare_exprs(ferry_mapper *m, ferry_error *err)
 {
@@ -1013,18 +1160,25 @@ void ferry_mapper_close(ferry_mapper *m)
 	sqlite3_finalize(m->stmt);
 	sqlite3_close(m->db);
 	ferry_free(m->results);
+	ferry_free(m->reads);
+	ferry_free(m->absent_exprs);
 	ferry_arena_free(&m->scratch);
 	ferry_error_clear(&m->why);
 	ferry_free(m);
 }
 
-/* Runs the table's statement for src: 1 keep, 0 filtered out, <0 error. */
+/* Runs the table's statement for src: 1 keep, 0 filtered out, <0 error.
+ * An absent value is bound as NULL: only expressions whose result
+ * check_absent made absent read it. */
 static int eval_exprs(ferry_mapper *m, const ferry_row *src, ferry_error *err)
 {
 	sqlite3_reset(m->stmt);
+	ferry_value null = ferry_value_null();
 	for (uint32_t i = 0; i < src->ncols; i++)
-		if (ferry_sqlite_bind_value(m->stmt, (int)i + 1, &src->values[i]) !=
-		    SQLITE_OK)
+		if (ferry_sqlite_bind_value(m->stmt, (int)i + 1,
+		                            src->values[i].type == FERRY_ABSENT
+		                                ? &null
+		                                : &src->values[i]) != SQLITE_OK)
 			return ferry_error_set(err, FERRY_ERROR,
 			                       "table \"%s\": could not bind a value: %s",
 			                       m->table->source->name,
@@ -1044,8 +1198,10 @@ static int eval_exprs(ferry_mapper *m, const ferry_row *src, ferry_error *err)
 	if (keep.type != FERRY_INT || keep.u.i == 0)
 		return 0;
 	for (uint32_t i = 0; i < m->table->nexprs; i++)
-		if (ferry_sqlite_column_value(m->stmt, m->first_expr + (int)i,
-		                              &m->results[i]) < 0)
+		if (m->absent_exprs && m->absent_exprs[i])
+			m->results[i] = ferry_value_absent();
+		else if (ferry_sqlite_column_value(m->stmt, m->first_expr + (int)i,
+		                                   &m->results[i]) < 0)
 			return ferry_error_oom(err);
 	return 1;
 }
@@ -1067,6 +1223,14 @@ int ferry_mapper_map(ferry_mapper *m, const ferry_row *src, ferry_row *out,
 {
 	const ferry_plan_table *pt = m->table;
 	ferry_arena_reset(&m->scratch);
+	bool has_absent = ferry_row_has_absent(src);
+	if (m->absent_exprs)
+		memset(m->absent_exprs, 0, pt->nexprs + 1);
+	if (has_absent && m->stmt) {
+		int rc = check_absent(m, src, err);
+		if (rc < 0)
+			return rc;
+	}
 	if (m->stmt) {
 		int rc = eval_exprs(m, src, err);
 		if (rc == FERRY_EREJECT) {
@@ -1087,6 +1251,16 @@ int ferry_mapper_map(ferry_mapper *m, const ferry_row *src, ferry_row *out,
 		                        : pc->source_index >= 0
 		                            ? &src->values[pc->source_index]
 		                            : &none;
+		if (in->type == FERRY_ABSENT) {
+			/* not sent, so not known: the target keeps its value */
+			if (tc->pk_position > 0)
+				return ferry_error_set(err, FERRY_EUNSUPPORTED,
+				                       "table \"%s\": key column \"%s\" "
+				                       "was not sent by the source",
+				                       pt->source->name, tc->name);
+			out->values[j] = *in;
+			continue;
+		}
 		int rc = ferry_convert(in, &tc->type,
 		                       pc->has_divide ? &pc->divide_by : NULL,
 		                       m->plan->dialect, &out->values[j], &m->scratch,
@@ -1175,6 +1349,51 @@ static int transform_mapper_open(ferry_mapper **out, const ferry_transform *t,
 	return ferry_mapper_open(out, t->plan, &t->plan->tables[table], err);
 }
 
+static bool transform_filters(const ferry_transform *t, uint32_t i)
+{
+	return t->plan->tables[i].where != NULL;
+}
+
+static bool transform_needs_whole_rows(const ferry_transform *t, uint32_t i,
+                                       ferry_buf *why)
+{
+	const ferry_plan_table *pt = &t->plan->tables[i];
+	const ferry_table *src = pt->source;
+	size_t start = why->len;
+	if (pt->where)
+		ferry_buf_printf(why, "%sthe `where` filter of table \"%s\"",
+		                 why->len ? "; " : "", src->name);
+	if (!pt->nexprs)
+		return why->len > start;
+	ferry_mapper *m = NULL;
+	ferry_error err = FERRY_ERROR_INIT;
+	if (ferry_mapper_open(&m, t->plan, pt, &err) < 0 || reads_of(m, &err) < 0) {
+		ferry_buf_printf(why, "%stable \"%s\" (its expressions could not be "
+		                 "checked: %s)", why->len ? "; " : "", src->name,
+		                 ferry_error_message(&err));
+		ferry_mapper_close(m);
+		ferry_error_clear(&err);
+		return true;
+	}
+	for (uint32_t x = 0; x < pt->nexprs; x++) {
+		const uint8_t *flags = m->reads + (size_t)x * src->ncolumns;
+		int unsent = -1;
+		uint32_t nread = 0;
+		for (uint32_t c = 0; c < src->ncolumns; c++) {
+			nread += flags[c];
+			if (flags[c] && src->columns[c].unsent_if_kept)
+				unsent = (int)c;
+		}
+		if (unsent >= 0 && nread > 1)
+			ferry_buf_printf(why, "%sthe expression \"%s\" of table \"%s\", "
+			                 "which reads column \"%s\" with others",
+			                 why->len ? "; " : "", pt->exprs[x], src->name,
+			                 src->columns[unsent].name);
+	}
+	ferry_mapper_close(m);
+	return why->len > start;
+}
+
 static int transform_invert(ferry_transform **out,
                             const ferry_transform_ops **ops,
                             const ferry_transform *t, ferry_dialect old_dialect,
@@ -1196,5 +1415,7 @@ const ferry_transform_ops ferry_plan_transform_ops = {
 	.mapper_open = transform_mapper_open,
 	.map = ferry_mapper_map,
 	.mapper_close = ferry_mapper_close,
+	.filters = transform_filters,
+	.needs_whole_rows = transform_needs_whole_rows,
 	.invert = transform_invert,
 };
