@@ -1562,9 +1562,9 @@ static int fault_run(const char *dir, uint64_t *committed)
 	memset(&got, 0, sizeof got);
 	t.name = "orders";
 	ferry_column cols[2] = {{"id", "int", {FERRY_SQL_INTEGER, -1, -1, -1}, true,
-	                         NULL, 1, false},
+	                         NULL, 1, false, false},
 	                        {"v", "", {FERRY_SQL_TEXT, -1, -1, -1}, false, NULL,
-	                         0, false}};
+	                         0, false, false}};
 	t.columns = cols;
 	t.ncolumns = 2;
 	EXPECT(ferry_journal_put_schema(j, &t, 1, &err));
