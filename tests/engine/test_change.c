@@ -206,6 +206,87 @@ static void test_ops(void)
 	ferry_error_clear(&err);
 }
 
+/* FERRY_ABSENT (tag 12): columns the source did not send, allowed in
+ * before-images and in an update's after-image only. */
+static void test_absent(void)
+{
+	ferry_change c = FERRY_CHANGE_INIT, d = FERRY_CHANGE_INIT;
+	ferry_buf b = FERRY_BUF_INIT;
+	ferry_error err = FERRY_ERROR_INIT;
+	size_t used = 0;
+	c.table = "t";
+	c.op = FERRY_OP_UPDATE;
+	c.has_before = c.has_after = true;
+	ferry_row_resize(&c.before, 3, NULL);
+	ferry_row_resize(&c.after, 3, NULL);
+	c.before.values[0] = ferry_value_int(7);
+	c.before.values[1] = ferry_value_absent();
+	c.before.values[2] = ferry_value_absent();
+	c.after.values[0] = ferry_value_int(8);
+	c.after.values[1] = ferry_value_null();
+	c.after.values[2] = ferry_value_absent();
+	is_int(ferry_change_encode(&c, &b, &err), 0,
+	       "an update with absent values encodes");
+	ok(ferry_change_decode(&d, b.data, b.len, &used, &err) == 0 &&
+	       changes_identical(&c, &d),
+	   "and round-trips exactly");
+	ok(d.before.values[1].type == FERRY_ABSENT &&
+	       d.after.values[1].type == FERRY_NULL &&
+	       d.after.values[2].type == FERRY_ABSENT,
+	   "absent stays absent and NULL stays NULL");
+	ok(ferry_row_has_absent(&d.after) && !ferry_row_has_absent(NULL),
+	   "ferry_row_has_absent");
+
+	ferry_buf_reset(&b);
+	c.op = FERRY_OP_DELETE;
+	c.has_after = false;
+	ok(ferry_change_encode(&c, &b, &err) == 0 &&
+	       ferry_change_decode(&d, b.data, b.len, &used, &err) == 0 &&
+	       d.op == FERRY_OP_DELETE && d.before.values[2].type == FERRY_ABSENT,
+	   "a delete with a key-only before-image round-trips");
+
+	ferry_buf_reset(&b);
+	c.op = FERRY_OP_INSERT;
+	c.has_before = false;
+	c.has_after = true;
+	is_int(ferry_change_encode(&c, &b, &err), FERRY_EINVAL,
+	       "an insert with an absent value is refused");
+	ok(strstr(ferry_error_message(&err), "absent") != NULL,
+	   "saying so: %s", ferry_error_message(&err));
+	c.op = FERRY_OP_DDL;
+	ferry_row_resize(&c.after, 1, NULL);
+	c.after.values[0] = ferry_value_absent();
+	is_int(ferry_change_encode(&c, &b, &err), FERRY_EINVAL,
+	       "a ddl change with an absent statement is refused");
+	is_int(b.len, 0, "refused changes write nothing");
+
+	uint8_t insert_absent[] = {1, 2, 1, 't', 0, 0, 0, 0, 1, 12};
+	is_int(ferry_change_decode(&d, insert_absent, sizeof insert_absent, &used,
+	                           &err),
+	       FERRY_ECORRUPT, "an absent value in an insert is corrupt");
+	uint8_t update_absent[] = {2, 2, 1, 't', 0, 0, 0, 0, 1, 12};
+	ok(ferry_change_decode(&d, update_absent, sizeof update_absent, &used,
+	                       &err) == 0 &&
+	       d.after.values[0].type == FERRY_ABSENT && used == sizeof update_absent,
+	   "a hand-written update with an absent value decodes");
+	uint8_t tag13[] = {2, 2, 1, 't', 0, 0, 0, 0, 1, 13};
+	is_int(ferry_change_decode(&d, tag13, sizeof tag13, &used, &err),
+	       FERRY_ECORRUPT, "tag 13 is unknown");
+
+	ferry_value v = ferry_value_absent();
+	is_str(ferry_type_name(FERRY_ABSENT), "absent", "its type name");
+	ferry_buf_reset(&b);
+	ferry_value_format(&v, &b, 0);
+	is_str(ferry_buf_cstr(&b), "(not sent)", "its readable form");
+	ferry_buf_reset(&b);
+	is_int(ferry_value_canonical(&v, &b, &err), FERRY_EINVAL,
+	       "it has no canonical form (verify never hashes one)");
+	ferry_buf_free(&b);
+	ferry_change_free(&c);
+	ferry_change_free(&d);
+	ferry_error_clear(&err);
+}
+
 /* Mutations of a valid record (random bytes changed, random truncation)
  * decode or are refused, never read outside their bytes (ASan tells). */
 static void test_mutations(void)
@@ -287,6 +368,7 @@ int main(void)
 {
 	test_roundtrip();
 	test_ops();
+	test_absent();
 	test_mutations();
 	test_alloc_failures();
 	is_str(ferry_op_name(FERRY_OP_DDL), "ddl", "op names");

@@ -1743,6 +1743,173 @@ static void test_alloc_failures(const ferry_schema *s)
 	ferry_error_clear(&err);
 }
 
+/* Images with absent values (columns the source did not send): passed
+ * on where a target column depends on nothing else, refused where a
+ * value cannot be computed. */
+static const char absent_spec[] =
+	"tables:\n"
+	"  users:\n"
+	"    columns:\n"
+	"      name: { rename: full_name }\n"
+	"      balance_cents: { rename: balance, type: \"numeric(12,2)\", "
+	"divide_by: 100 }\n"
+	"    add:\n"
+	"      label: { type: text, up: \"name || ' <' || coalesce(email, '-') "
+	"|| '>'\" }\n"
+	"      email_user: { type: text, up: \"substr(email, 1, 3)\" }\n"
+	"      seven: { type: integer, up: \"7\" }\n";
+
+static void test_absent_images(const ferry_schema *s)
+{
+	built b;
+	ferry_mapper *m = open_for(&b, s, absent_spec, "users", "absent spec");
+	ferry_row src = FERRY_ROW_INIT, out = FERRY_ROW_INIT;
+	ferry_reject rej;
+	ferry_error err = FERRY_ERROR_INIT;
+	memset(&rej, 0, sizeof rej);
+	if (m) {
+		const ferry_plan_table *u = ptable(b.plan, "users");
+		is_str(colnames(u),
+		       "id,full_name,email,balance,created,legacy,deleted_at,label,"
+		       "email_user,seven",
+		       "absent spec: columns");
+		users_row(&src, 1, "Ann", "ann@x.org", ferry_value_int(250), NULL,
+		          NULL);
+		src.values[1] = ferry_value_absent(); /* name */
+		src.values[2] = ferry_value_absent(); /* email */
+		int rc = ferry_mapper_map(m, &src, &out, &rej, &err);
+		is_int(rc, 1, "an image whose large columns were not sent maps");
+		if (rc != 1)
+			tap_diag("%s", ferry_error_message(&err));
+		if (rc == 1 && out.ncols == 10) {
+			is_val_int(&out.values[0], 1, "the key is there");
+			is_int(out.values[1].type, FERRY_ABSENT,
+			       "a renamed absent column stays absent");
+			is_int(out.values[2].type, FERRY_ABSENT,
+			       "a copied absent column stays absent");
+			is_text(&out.values[3], "2.50", "a sent column converts");
+			is_int(out.values[4].type, FERRY_NULL, "NULL stays NULL");
+			is_int(out.values[7].type, FERRY_ABSENT,
+			       "an expression over absent columns only is absent");
+			is_int(out.values[8].type, FERRY_ABSENT,
+			       "an expression over one absent column is absent");
+			is_val_int(&out.values[9], 7,
+			           "an expression that reads no column is computed");
+		}
+		/* the mapper forgets the previous image's absent results */
+		users_row(&src, 2, "Bob", "bob@x.org", ferry_value_int(1), NULL, NULL);
+		rc = ferry_mapper_map(m, &src, &out, &rej, &err);
+		ok(rc == 1 && text_is(&out.values[7], "Bob <bob@x.org>") &&
+		       text_is(&out.values[8], "bob"),
+		   "a whole image after it maps whole");
+
+		users_row(&src, 3, "Cy", "c@x.org", ferry_value_int(1), NULL, NULL);
+		src.values[2] = ferry_value_absent(); /* email, not name */
+		rc = ferry_mapper_map(m, &src, &out, &rej, &err);
+		is_int(rc, FERRY_EUNSUPPORTED,
+		       "an expression mixing an absent and a sent column is refused");
+		ok(strstr(ferry_error_message(&err), "reads column \"email\", which "
+		                                     "the source did not send, and "
+		                                     "column \"name\", which it did") &&
+		       strstr(ferry_error_message(&err),
+		              "ALTER TABLE \"users\" REPLICA IDENTITY FULL"),
+		   "naming both columns and the fix: %s", ferry_error_message(&err));
+
+		users_row(&src, 4, "Di", "d@x.org", ferry_value_int(1), NULL, NULL);
+		src.values[0] = ferry_value_absent();
+		src.values[1] = src.values[2] = ferry_value_absent();
+		rc = ferry_mapper_map(m, &src, &out, &rej, &err);
+		is_int(rc, FERRY_EUNSUPPORTED, "an absent key column is refused");
+		ok(strstr(ferry_error_message(&err), "key column \"id\"") != NULL,
+		   "naming it: %s", ferry_error_message(&err));
+		ferry_mapper_close(m);
+	}
+	unbuild(&b);
+
+	/* a where filter cannot decide over a column it was not sent */
+	m = open_for(&b, s, map_spec, "users", "absent with where");
+	if (m) {
+		users_row(&src, 5, "Ed", "e@x.org", ferry_value_int(1), NULL, NULL);
+		src.values[6] = ferry_value_absent(); /* deleted_at */
+		int rc = ferry_mapper_map(m, &src, &out, &rej, &err);
+		is_int(rc, FERRY_EUNSUPPORTED,
+		       "a where over an absent column is refused, never guessed");
+		ok(strstr(ferry_error_message(&err),
+		          "where \"deleted_at IS NULL\" reads column \"deleted_at\"") !=
+		       NULL,
+		   "naming the filter: %s", ferry_error_message(&err));
+		users_row(&src, 5, "Ed", "e@x.org", ferry_value_int(1), NULL, NULL);
+		src.values[5] = ferry_value_absent(); /* legacy: dropped, unread */
+		rc = ferry_mapper_map(m, &src, &out, &rej, &err);
+		is_int(rc, 1, "an absent column nothing reads is no obstacle");
+		ferry_mapper_close(m);
+	}
+	unbuild(&b);
+	ferry_row_free(&src);
+	ferry_row_free(&out);
+	ferry_error_clear(&err);
+}
+
+/* The transform ops that say what needs whole old rows. */
+static void test_whole_rows(ferry_schema *s)
+{
+	const ferry_transform_ops *ops = &ferry_plan_transform_ops;
+	static const char yaml[] =
+		"tables:\n"
+		"  users:\n"
+		"    where: \"deleted_at IS NULL\"\n"
+		"    add:\n"
+		"      tag: { type: text, up: \"name || legacy\" }\n"
+		"      short: { type: text, up: \"substr(created, 1, 4)\" }\n"
+		"  orders:\n"
+		"    add:\n"
+		"      line: { type: text, up: \"status || ' ' || total_cents\" }\n"
+		"      up_status: { type: text, up: \"upper(status)\" }\n";
+	char path[] = "/tmp/ferry_plan_spec_XXXXXX";
+	int fd = mkstemp(path);
+	ok(fd >= 0 && write(fd, yaml, sizeof yaml - 1) == (ssize_t)(sizeof yaml - 1),
+	   "whole rows: spec file written");
+	if (fd >= 0)
+		close(fd);
+	ferry_table *users = &s->tables[0], *orders = &s->tables[1];
+	users->columns[1].unsent_if_kept = true; /* name */
+	users->columns[4].unsent_if_kept = true; /* created */
+	orders->columns[3].unsent_if_kept = true; /* status */
+	ferry_error err = FERRY_ERROR_INIT;
+	ferry_transform *t = NULL;
+	int rc = ops->build(&t, s, path, FERRY_DIALECT_POSTGRESQL, &err);
+	is_int(rc, 0, "whole rows: builds");
+	if (rc == 0) {
+		ferry_buf why = FERRY_BUF_INIT;
+		ok(ops->filters(t, 0) && !ops->filters(t, 1),
+		   "filters: only users has a where");
+		ok(ops->needs_whole_rows(t, 0, &why), "users needs whole rows");
+		is_str(ferry_buf_cstr(&why),
+		       "the `where` filter of table \"users\"; the expression "
+		       "\"name || legacy\" of table \"users\", which reads column "
+		       "\"name\" with others",
+		       "for its filter and its mixed expression, not the one-column "
+		       "one");
+		ferry_buf_reset(&why);
+		ok(ops->needs_whole_rows(t, 1, &why), "orders needs whole rows");
+		ok(strstr(ferry_buf_cstr(&why), "status || ' ' || total_cents") &&
+		       !strstr(ferry_buf_cstr(&why), "upper"),
+		   "for the mixed expression only: %s", ferry_buf_cstr(&why));
+		orders->columns[3].unsent_if_kept = false;
+		ferry_buf_reset(&why);
+		ok(!ops->needs_whole_rows(t, 1, &why) && why.len == 0,
+		   "not when no column it reads can go unsent");
+		ferry_buf_free(&why);
+		ops->free(t);
+	} else {
+		tap_diag("%s", ferry_error_message(&err));
+	}
+	users->columns[1].unsent_if_kept = users->columns[4].unsent_if_kept = false;
+	orders->columns[3].unsent_if_kept = false;
+	unlink(path);
+	ferry_error_clear(&err);
+}
+
 int main(void)
 {
 	ferry_schema s = FERRY_SCHEMA_INIT;
@@ -1758,6 +1925,8 @@ int main(void)
 	test_up_columns(&s);
 	test_defaults();
 	test_transform_ops(&s);
+	test_absent_images(&s);
+	test_whole_rows(&s);
 	test_alloc_failures(&s);
 	ferry_schema_free(&s);
 	return tap_done();
