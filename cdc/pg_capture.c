@@ -666,6 +666,11 @@ static int pg_cap_install(ferry_capture *cap, const ferry_schema *tables,
 				ferry_buf_puts(&sql, ", ");
 			ferry_buf_put_ident(&sql, tables->tables[t].name);
 		}
+		/* a partitioned table's changes under its own name, not its
+		 * partitions' (which the migration does not know: they would
+		 * be lost) */
+		if (PQserverVersion(cap->conn) >= 130000)
+			ferry_buf_puts(&sql, " WITH (publish_via_partition_root = true)");
 		if (tables->ntables == 0)
 			rc = ferry_error_set(err, FERRY_EINVAL, "no table to capture "
 			                     "in PostgreSQL database \"%s\"", cap->uri);
@@ -1035,6 +1040,21 @@ static const ferry_table *carried_table(ferry_capture *cap,
 	return ferry_schema_find(&cap->carried, rel->relname);
 }
 
+/* The publication holds only the carried tables, so a change of any
+ * other relation (a partition published under its own name by a
+ * publication made before publish_via_partition_root) would be a change
+ * the migration cannot place: stop rather than drop it. */
+static int unknown_relation(const ferry_pgoutput_relation *rel,
+                            ferry_error *err)
+{
+	return ferry_error_set(err, FERRY_EUNSUPPORTED, "the stream sent a "
+	                       "change of table \"%s\".\"%s\", which the "
+	                       "migration does not carry (a partition of a "
+	                       "carried table? its publication must have "
+	                       "publish_via_partition_root = true)",
+	                       rel->nspname, rel->relname);
+}
+
 /* A Relation that does not match the captured table is a schema change:
  * the capture stops, saying what changed. */
 static int check_relation(ferry_capture *cap,
@@ -1167,7 +1187,9 @@ static int on_change(ferry_capture *cap, delivery *d, ferry_error *err)
 	if (rc < 0)
 		return rc;
 	const ferry_table *t = carried_table(cap, rel);
-	if (!t || cap->skip_txn || cap->commit_lsn <= d->after)
+	if (!t)
+		return unknown_relation(rel, err);
+	if (cap->skip_txn || cap->commit_lsn <= d->after)
 		return 0;
 	rc = check_relation(cap, rel, err);
 	bool full_old = ch->old_kind == 'O';
@@ -1206,7 +1228,9 @@ static int on_truncate(ferry_capture *cap, delivery *d, ferry_error *err)
 		const ferry_pgoutput_relation *rel =
 		    ferry_pgoutput_relcache_get(cap->rels, tr->relids[i]);
 		const ferry_table *t = rel ? carried_table(cap, rel) : NULL;
-		if (t && !cap->skip_txn && cap->commit_lsn > d->after)
+		if (rel && !t)
+			rc = unknown_relation(rel, err);
+		else if (t && !cap->skip_txn && cap->commit_lsn > d->after)
 			rc = deliver(cap, d, FERRY_OP_TRUNCATE, t, false, false, err);
 	}
 	return rc;

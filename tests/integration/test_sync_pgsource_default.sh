@@ -4,7 +4,8 @@
 # only the key, and an update that keeps a large (TOASTed) value does not
 # send it.  A writer changes the source during `ferry sync --follow`
 # (inserts, updates that keep or change the large values, key changes,
-# deletes, TRUNCATE) into PostgreSQL with the plan transforms, then into
+# deletes, TRUNCATE; rows moving between the partitions of a partitioned
+# table) into PostgreSQL with the plan transforms, then into
 # SQLite; each target must equal a `ferry load` of the final source row
 # for row, the large values intact.  Then what needs whole old rows is
 # refused at init (a where filter, an expression mixing a large column
@@ -57,10 +58,15 @@ insert into users select i, 'user ' || i, 'u' || i || '@example.com', i * 7,
 	from generate_series(1, 2000) i;
 insert into docs select i, repeat(md5(i::text), 400), 0 from generate_series(1, 50) i;
 insert into pairs select i, i % 7, 'p' || i from generate_series(1, 500) i;
+-- a partitioned table: its changes must arrive under its own name
+create table events (id int, day date, v text, primary key (id, day)) partition by range (day);
+create table events_a partition of events for values from ('2024-01-01') to ('2025-01-01');
+create table events_b partition of events for values from ('2025-01-01') to ('2026-01-01');
+insert into events select i, date '2024-01-01' + (i % 700), 'e' || i from generate_series(1, 600) i;
 SQL
 ok $? "source database created, every table REPLICA IDENTITY DEFAULT ($(cat "$tmp/setup.err"))"
-is "$(src "select string_agg(relreplident::text, '' order by relname) from pg_class where relname in ('users', 'docs', 'pairs')")" \
-   "ddd" "the tables have the default identity"
+is "$(src "select string_agg(relreplident::text, '' order by relname) from pg_class where relname in ('users', 'docs', 'pairs', 'events', 'events_a', 'events_b')")" \
+   "dddddd" "the tables have the default identity"
 
 # SEED COUNT BASE: random changes; BASE keeps inserted keys of runs apart
 write_changes() {
@@ -87,12 +93,20 @@ write_changes() {
 				printf "UPDATE docs SET body = body || '"'"'x'"'"', rev = rev + 1 WHERE id = %d;\n", int(rand() * 50) + 1;
 			else if (r < 0.75)
 				printf "UPDATE docs SET id = id + 1000 WHERE id = %d;\n", int(rand() * 50) + 1;
-			else if (r < 0.85)
+			else if (r < 0.80)
 				printf "INSERT INTO pairs VALUES (%d, %d, '"'"'n%d'"'"') ON CONFLICT DO NOTHING;\n", base + i, i % 5, i;
-			else if (r < 0.92)
+			else if (r < 0.84)
 				printf "UPDATE pairs SET b = b + 10 WHERE a = %d;\n", id % 500 + 1;
-			else
+			else if (r < 0.87)
 				printf "DELETE FROM pairs WHERE a = %d;\n", id % 500 + 1;
+			else if (r < 0.91)
+				printf "INSERT INTO events VALUES (%d, date '"'"'2024-01-01'"'"' + %d, '"'"'n%d'"'"') ON CONFLICT DO NOTHING;\n", base + i, i % 700, i;
+			else if (r < 0.95)
+				printf "UPDATE events SET v = v || '"'"'+'"'"' WHERE id = %d;\n", id % 600 + 1;
+			else if (r < 0.98)
+				printf "UPDATE events SET day = day + 200 WHERE id = %d AND day < date '"'"'2025-06-01'"'"';\n", id % 600 + 1;
+			else
+				printf "DELETE FROM events WHERE id = %d;\n", id % 600 + 1;
 			if (intx && rand() < 0.3) { print "COMMIT;"; intx = 0 }
 		}
 		if (intx) print "COMMIT;";
@@ -118,7 +132,7 @@ YAML
 # ---- PostgreSQL -> PostgreSQL --------------------------------------------
 run_ferry --dir "$tmp/m" init "$src_uri" "$FERRY_TEST_PG options=-csearch_path=$dst" --spec "$spec"
 is "$FERRY_RC" 0 "init accepts tables with the default identity and a key ($FERRY_ERR)"
-for t in users docs pairs; do
+for t in users docs pairs events; do
 	contains "$FERRY_OUT" "warning: table \"$t\" sends only its key in old rows (REPLICA IDENTITY DEFAULT)" \
 		"init warns about $t"
 done
@@ -141,7 +155,7 @@ is "$FERRY_RC" 0 "sync catches up ($FERRY_ERR)"
 
 run_ferry --dir "$tmp/ref" load "$src_uri" "$FERRY_TEST_PG options=-csearch_path=$ref" --spec "$spec"
 is "$FERRY_RC" 0 "oracle load of the final source"
-for t in accounts docs pairs; do
+for t in accounts docs pairs events; do
 	is "$(pg "select (select count(*) from (select * from $dst.$t except all select * from $ref.$t) a) || ' ' || (select count(*) from (select * from $ref.$t except all select * from $dst.$t) b)")" \
 	   "0 0" "$t: target equals the transformed source ($(pg "select count(*) from $dst.$t") rows)"
 done
@@ -179,7 +193,7 @@ run_ferry --dir "$tmp/m2" sync
 is "$FERRY_RC" 0 "and catches up ($FERRY_ERR)"
 run_ferry --dir "$tmp/ref2" load "$src_uri" "$tmp/ref.db"
 is "$FERRY_RC" 0 "oracle load into SQLite"
-for t in users docs pairs; do
+for t in users docs pairs events; do
 	is "$(sqlite3 "$tmp/dst.db" "attach '$tmp/ref.db' as r; select (select count(*) from (select * from main.$t except select * from r.$t)) || ' ' || (select count(*) from (select * from r.$t except select * from main.$t)) || ' ' || ((select count(*) from main.$t) - (select count(*) from r.$t))")" \
 	   "0 0 0" "$t: the SQLite target equals the source"
 done
