@@ -6,7 +6,8 @@
  * and nothing of an aborted one; strict divergence errors; idempotent
  * replays converging; composite keys; tables without a key; every value
  * stored exactly as the load stores it; TRUNCATE; awkward names;
- * misuse; every allocation failing in turn; and throughput
+ * misuse; values the source did not send (partial updates, key-only
+ * old rows, refusals); every allocation failing in turn; and throughput
  * (FERRY_APPLY_BENCH=N changes, default 100000, 0 to skip).
  */
 #include <math.h>
@@ -1095,6 +1096,216 @@ static void check_misuse(ferry_target *t)
 	free_table(empty);
 }
 
+/* ---- values the source did not send ------------------------------------- */
+
+/* absent: a column the source did not send (REPLICA IDENTITY DEFAULT) */
+static ferry_value A(void) { return ferry_value_absent(); }
+
+static const char unsent_fix[] = " (give the source table whole old rows: "
+                                 "PostgreSQL REPLICA IDENTITY FULL)";
+
+/* A batch of a TRUNCATE, then c, which must be refused before it reaches
+ * the database: FERRY_EUNSUPPORTED with "<msg><unsent_fix>", and the
+ * truncate rolled back with the rest. */
+static void expect_unsent(ferry_target *t, const ferry_table *tb, chg c,
+                          bool idem, const char *msg, const char *label)
+{
+	ferry_error err = FERRY_ERROR_INIT;
+	char saved[512], want[512];
+	snprintf(saved, sizeof saved, "%s", rows_of(tb));
+	snprintf(want, sizeof want, "%s%s", msg, unsent_fix);
+	uint64_t lsn = checkpoint(t, "sent");
+	chg list[2] = {TRUNC, c};
+	int rc = apply_batch(t, tb, list, 2, idem, "sent", lsn + 1, &err);
+	is_int(rc, FERRY_EUNSUPPORTED, "%s: refused", label);
+	is_str(ferry_error_message(&err), want, "%s: the message", label);
+	is_str(rows_of(tb), saved, "%s: nothing of the batch is applied", label);
+	is_int(checkpoint(t, "sent"), lsn, "%s: the checkpoint stays", label);
+	ferry_error_clear(&err);
+}
+
+static void check_unsent(ferry_target *t)
+{
+	ferry_table *tb = items_table("sent");
+	ferry_error err = FERRY_ERROR_INIT;
+	add_col(tb, "note", "text", 0);
+	ok(create(t, tb) == 0, "a table for values the source did not send");
+	chg fill[] = {INS(I(1), txt("a"), I(10), txt("n1")),
+	              INS(I(2), txt("b"), I(20), txt("n2")),
+	              INS(I(3), txt("c"), I(30), txt("n3")),
+	              INS(I(4), txt("d"), I(40), txt("n4")),
+	              INS(I(5), txt("e"), I(50), txt("n5"))};
+	int rc = apply_batch(t, tb, fill, 5, false, "sent", 1, &err);
+	ok(rc == 0, "its rows");
+	/* successive partial updates, each with its own set of sent columns:
+	 * the statement cached for one set must not serve another */
+	ferry_value p1[4] = {I(1), txt("a1"), A(), A()};
+	ferry_value p2[4] = {I(2), A(), I(21), A()};
+	ferry_value p3[4] = {I(3), A(), I(31), A()};
+	ferry_value p4[4] = {I(4), A(), A(), txt("N4")};
+	ferry_value p5[4] = {I(5), txt("e1"), A(), txt("N5")};
+	ferry_value p1n[4] = {I(1), A(), A(), N()};
+	chg parts[] = {upd(4, NULL, p1), upd(4, NULL, p2), upd(4, NULL, p3),
+	               upd(4, NULL, p4), upd(4, NULL, p5), upd(4, NULL, p1n)};
+	rc = apply_batch(t, tb, parts, 6, false, "sent", 2, &err);
+	if (!ok(rc == 0, "strict updates with absent values apply (partial "
+	        "updates)"))
+		tap_diag("%s", ferry_error_message(&err));
+	is_str(rows_of(tb), "1|'a1'|10|NULL,2|'b'|21|'n2',3|'c'|31|'n3',"
+	       "4|'d'|40|'N4',5|'e1'|50|'N5'",
+	       "each sets exactly the columns it has (name; qty; qty again; "
+	       "note; name and note; a sent NULL)");
+	is_str(val("SELECT quote(name) || ' ' || quote(qty) FROM sent WHERE "
+	           "id = 4"), "'d' 40",
+	       "the absent columns keep their values: not written as NULL");
+	/* the next batch: the set cached last ({id, note}) first, an ordinary
+	 * update between, a before-image with only its key */
+	ferry_value f2b[4] = {I(2), txt("b"), I(21), txt("n2")};
+	ferry_value f2a[4] = {I(2), txt("B"), I(22), txt("m2")};
+	ferry_value q3[4] = {I(3), A(), A(), txt("m3")};
+	ferry_value q4[4] = {I(4), txt("D"), I(44), A()};
+	ferry_value k5[4] = {I(5), A(), A(), A()};
+	ferry_value q5[4] = {I(5), A(), I(55), A()};
+	chg more[] = {upd(4, NULL, q3), upd(4, f2b, f2a), upd(4, NULL, q4),
+	              upd(4, k5, q5)};
+	rc = apply_batch(t, tb, more, 4, false, "sent", 3, &err);
+	if (!ok(rc == 0, "partial updates around an ordinary one, in a second "
+	        "batch"))
+		tap_diag("%s", ferry_error_message(&err));
+	is_str(rows_of(tb), "1|'a1'|10|NULL,2|'B'|22|'m2',3|'c'|31|'m3',"
+	       "4|'D'|44|'N4',5|'e1'|55|'N5'",
+	       "the ordinary update sets every column, the partial ones theirs; "
+	       "a key-only before-image finds its row by the key");
+	/* key changes with key-only old rows, and deletes by the key alone */
+	ferry_value k3[4] = {I(3), A(), A(), A()};
+	ferry_value m3[4] = {I(30), A(), I(32), A()};
+	ferry_value k4[4] = {I(4), A(), A(), A()};
+	ferry_value m4[4] = {I(40), txt("d4"), I(41), txt("x4")};
+	chg moves[] = {upd(4, k3, m3), upd(4, k4, m4), DEL(I(2), A(), A(), A())};
+	rc = apply_batch(t, tb, moves, 3, false, "sent", 4, &err);
+	if (!ok(rc == 0, "key changes with key-only old rows and a key-only "
+	        "delete"))
+		tap_diag("%s", ferry_error_message(&err));
+	is_str(rows_of(tb), "1|'a1'|10|NULL,5|'e1'|55|'N5',30|'c'|32|'m3',"
+	       "40|'d4'|41|'x4'",
+	       "a partial update moves its row to the new key keeping the "
+	       "absent columns; a whole one moves it with every value; the "
+	       "delete finds its row by the key");
+	ferry_value k5b[4] = {I(5), A(), A(), A()};
+	ferry_value m5[4] = {I(50), txt("e5"), I(51), txt("n50")};
+	chg idem[] = {DEL(I(1), A(), A(), A()), DEL(I(77), A(), A(), A()),
+	              upd(4, k5b, m5)};
+	rc = apply_batch(t, tb, idem, 3, true, "sent", 5, &err);
+	if (!ok(rc == 0, "idempotent: key-only deletes and a key change with a "
+	        "key-only old row"))
+		tap_diag("%s", ferry_error_message(&err));
+	is_str(rows_of(tb), "30|'c'|32|'m3',40|'d4'|41|'x4',50|'e5'|51|'n50'",
+	       "the present row deleted, the missing one ignored, the row moved");
+	/* strict changes that match no row */
+	ferry_value ok30[4] = {I(30), A(), I(0), A()};
+	ferry_value miss[4] = {I(99), txt("x"), A(), A()};
+	chg upd_missing[] = {upd(4, NULL, ok30), upd(4, NULL, miss)};
+	expect_divergence(t, tb, upd_missing, 2,
+	                  "update of \"sent\" key (id=99) matched 0 rows: the "
+	                  "target has diverged", "a partial update of a missing "
+	                  "row");
+	ferry_value kb[4] = {I(98), A(), A(), A()};
+	ferry_value ka[4] = {I(97), A(), I(1), A()};
+	chg move_missing[] = {upd(4, NULL, ok30), upd(4, kb, ka)};
+	expect_divergence(t, tb, move_missing, 2,
+	                  "update of \"sent\" key (id=98) matched 0 rows: the "
+	                  "target has diverged", "a partial key change of a "
+	                  "missing row");
+	chg del_missing[] = {upd(4, NULL, ok30), DEL(I(96), A(), A(), A())};
+	expect_divergence(t, tb, del_missing, 2,
+	                  "delete of \"sent\" key (id=96) matched 0 rows: the "
+	                  "target has diverged", "a key-only delete of a missing "
+	                  "row");
+	/* refused: what would need a value the source did not send */
+	ferry_value w30[4] = {I(30), txt("c"), I(32), txt("m3")};
+	ferry_value nokey[4] = {A(), txt("c"), I(33), txt("m3")};
+	ferry_value allabs[4] = {A(), A(), A(), A()};
+	ferry_value half[4] = {I(30), A(), I(33), A()};
+	expect_unsent(t, tb, (chg)INS(I(60), txt("x"), A(), N()), false,
+	              "could not apply insert to table \"sent\": the source did "
+	              "not send column \"qty\", so the row cannot be written "
+	              "whole", "an insert with an absent value");
+	expect_unsent(t, tb, (chg)INS(I(60), txt("x"), I(1), A()), true,
+	              "could not apply insert to table \"sent\": the source did "
+	              "not send column \"note\", so the row cannot be written "
+	              "whole", "an idempotent insert with an absent value");
+	expect_unsent(t, tb, upd(4, NULL, half), true,
+	              "could not apply update to table \"sent\": the source did "
+	              "not send column \"name\" while the snapshot overlaps the "
+	              "stream, so the row cannot be written whole",
+	              "an idempotent partial update");
+	expect_unsent(t, tb, upd(4, w30, half), true,
+	              "could not apply update to table \"sent\": the source did "
+	              "not send column \"name\" while the snapshot overlaps the "
+	              "stream, so the row cannot be written whole",
+	              "an idempotent partial update with a whole old row");
+	expect_unsent(t, tb, upd(4, w30, nokey), false,
+	              "could not apply update to table \"sent\": the source did "
+	              "not send column \"id\", so the row cannot be found by its "
+	              "key", "an absent key in the after-image");
+	expect_unsent(t, tb, upd(4, allabs, w30), false,
+	              "could not apply update to table \"sent\": the source did "
+	              "not send column \"id\", so the row cannot be found by its "
+	              "key", "an absent key in the before-image");
+	expect_unsent(t, tb, upd(4, allabs, half), false,
+	              "could not apply update to table \"sent\": the source did "
+	              "not send column \"id\", so the row cannot be found by its "
+	              "key", "an absent key in the before-image of a partial "
+	              "update");
+	expect_unsent(t, tb, (chg)DEL(A(), txt("c"), I(32), txt("m3")), false,
+	              "could not apply delete to table \"sent\": the source did "
+	              "not send column \"id\", so the row cannot be found by its "
+	              "key", "a delete with an absent key");
+	expect_unsent(t, tb, (chg)DEL(A(), A(), A(), A()), true,
+	              "could not apply delete to table \"sent\": the source did "
+	              "not send column \"id\", so the row cannot be found by its "
+	              "key", "an idempotent delete with an absent key");
+	/* without a primary key a row is found by all its values */
+	ferry_table *loose = new_table("sent loose");
+	add_col(loose, "a", "integer", 0);
+	add_col(loose, "b", "text", 0);
+	add_col(loose, "c", "text", 0);
+	create(t, loose);
+	chg lfill[] = {INS(I(1), txt("x"), txt("y"))};
+	rc = apply_batch(t, loose, lfill, 1, false, "sent", 6, &err);
+	ok(rc == 0 && strcmp(rows_of(loose), "1|'x'|'y'") == 0,
+	   "a keyless table with a row");
+	ferry_value lw[3] = {I(1), txt("x"), txt("y")};
+	ferry_value lp[3] = {I(1), A(), txt("z")};
+	ferry_value lk[3] = {A(), txt("x"), txt("y")};
+	expect_unsent(t, loose, (chg)DEL(I(1), A(), txt("y")), false,
+	              "could not apply delete to table \"sent loose\": the "
+	              "source did not send column \"b\", so the row cannot be "
+	              "found by its key", "keyless: a delete with an absent value");
+	expect_unsent(t, loose, upd(3, lw, lp), false,
+	              "could not apply update to table \"sent loose\": the "
+	              "source did not send column \"b\", so the row cannot be "
+	              "found by its key", "keyless: a partial update");
+	expect_unsent(t, loose, upd(3, lk, lw), false,
+	              "could not apply update to table \"sent loose\": the "
+	              "source did not send column \"a\", so the row cannot be "
+	              "found by its key", "keyless: an old row with an absent "
+	              "value");
+	expect_unsent(t, loose, (chg)INS(I(2), txt("x"), A()), false,
+	              "could not apply insert to table \"sent loose\": the "
+	              "source did not send column \"c\", so the row cannot be "
+	              "written whole", "keyless: an insert with an absent value");
+	chg after[] = {upd(4, NULL, ok30)};
+	rc = apply_batch(t, tb, after, 1, false, "sent", 7, &err);
+	if (!ok(rc == 0, "after the refusals a partial update still applies"))
+		tap_diag("%s", ferry_error_message(&err));
+	is_str(rows_of(tb), "30|'c'|0|'m3',40|'d4'|41|'x4',50|'e5'|51|'n50'",
+	       "setting only its column");
+	ferry_error_clear(&err);
+	free_table(tb);
+	free_table(loose);
+}
+
 /* ---- allocation failures ------------------------------------------------ */
 
 static int fault_run(const ferry_uri *uri, const ferry_table *items,
@@ -1320,6 +1531,7 @@ int main(void)
 		check_names(t);
 		check_schema_change(t);
 		check_misuse(t);
+		check_unsent(t);
 		check_checkpoints(t);
 		check_chunk_checkpoints(t);
 		check_alloc_failures(t);
