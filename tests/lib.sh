@@ -40,6 +40,19 @@ lacks() { # lacks HAYSTACK NEEDLE NAME
 	esac
 }
 
+# require_pg: ends the test unless scripts/test started PostgreSQL
+# (FERRY_TEST_PG): a skip, or a failure when servers are required (CI).
+require_pg() {
+	[ -n "${FERRY_TEST_PG:-}" ] && return 0
+	if [ -n "${FERRY_TEST_REQUIRE_SERVERS:-}" ]; then
+		ok 1 "FERRY_TEST_PG is set (scripts/test starts the server)"
+		done_testing
+		exit
+	fi
+	echo "1..0 # SKIP FERRY_TEST_PG not set: run scripts/test to start PostgreSQL"
+	exit 0
+}
+
 # run_ferry ARGS...: sets FERRY_OUT, FERRY_ERR and FERRY_RC.
 run_ferry() {
 	_out=$(mktemp) _err=$(mktemp)

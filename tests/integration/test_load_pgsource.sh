@@ -5,15 +5,7 @@
 # target must hold exactly the transformed source rows, compared in SQL,
 # and keys, indexes and the identity must come along.
 . "$FERRY_SRCDIR/tests/lib.sh"
-if [ -z "${FERRY_TEST_PG:-}" ]; then
-	if [ -n "${FERRY_TEST_REQUIRE_SERVERS:-}" ]; then
-		ok 1 "FERRY_TEST_PG is set (scripts/test starts the server)"
-		done_testing
-		exit
-	fi
-	echo "1..0 # SKIP FERRY_TEST_PG not set: run scripts/test to start PostgreSQL"
-	exit 0
-fi
+require_pg
 tmp=$(mktemp -d)
 src="ferry_pgsrc_$$" dst="ferry_pgdst_$$"
 pg() { psql "$FERRY_TEST_PG" -XAtq -F '|' -c "$1" 2>&1; }

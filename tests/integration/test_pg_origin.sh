@@ -6,15 +6,7 @@
 # database b; migration B captures b into a SQLite file.  A row A applies
 # to b must not reach B's file; a row the application writes to b must.
 . "$FERRY_SRCDIR/tests/lib.sh"
-if [ -z "${FERRY_TEST_PG:-}" ]; then
-	if [ -n "${FERRY_TEST_REQUIRE_SERVERS:-}" ]; then
-		ok 1 "FERRY_TEST_PG is set (scripts/test starts the server)"
-		done_testing
-		exit
-	fi
-	echo "1..0 # SKIP FERRY_TEST_PG not set: run scripts/test to start PostgreSQL"
-	exit 0
-fi
+require_pg
 tmp=$(mktemp -d)
 a="ferry_origin_a_$$" b="ferry_origin_b_$$"
 a_uri=$(printf '%s' "$FERRY_TEST_PG" | sed "s/dbname=[^ ]*/dbname=$a/")

@@ -6,15 +6,7 @@
 # the other tests must not get).  The replica identity checks are in
 # test_sync_pgsource.sh.
 . "$FERRY_SRCDIR/tests/lib.sh"
-if [ -z "${FERRY_TEST_PG:-}" ]; then
-	if [ -n "${FERRY_TEST_REQUIRE_SERVERS:-}" ]; then
-		ok 1 "FERRY_TEST_PG is set (scripts/test starts the server)"
-		done_testing
-		exit
-	fi
-	echo "1..0 # SKIP FERRY_TEST_PG not set: run scripts/test to start PostgreSQL"
-	exit 0
-fi
+require_pg
 . "$FERRY_SRCDIR/scripts/pg-server"
 tmp=$(mktemp -d)
 trap 'pg_server_stop; rm -rf "$tmp"' EXIT

@@ -4,15 +4,7 @@
 # transformed by the plan (oracle: `ferry load` of the final source into a
 # second schema), compared row for row in PostgreSQL.
 . "$FERRY_SRCDIR/tests/lib.sh"
-if [ -z "${FERRY_TEST_PG:-}" ]; then
-	if [ -n "${FERRY_TEST_REQUIRE_SERVERS:-}" ]; then
-		ok 1 "FERRY_TEST_PG is set (scripts/test starts the server)"
-		done_testing
-		exit
-	fi
-	echo "1..0 # SKIP FERRY_TEST_PG not set: run scripts/test to start PostgreSQL"
-	exit 0
-fi
+require_pg
 tmp=$(mktemp -d)
 s1="ferry_sync_$$" s2="ferry_ref_$$"
 pg() { psql "$FERRY_TEST_PG" -XAtq -F '|' -c "$1" 2>&1; }

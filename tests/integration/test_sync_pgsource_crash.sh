@@ -11,15 +11,7 @@
 # applied twice.  One table keeps REPLICA IDENTITY DEFAULT with large
 # values its updates leave out.
 . "$FERRY_SRCDIR/tests/lib.sh"
-if [ -z "${FERRY_TEST_PG:-}" ]; then
-	if [ -n "${FERRY_TEST_REQUIRE_SERVERS:-}" ]; then
-		ok 1 "FERRY_TEST_PG is set (scripts/test starts the server)"
-		done_testing
-		exit
-	fi
-	echo "1..0 # SKIP FERRY_TEST_PG not set: run scripts/test to start PostgreSQL"
-	exit 0
-fi
+require_pg
 . "$FERRY_SRCDIR/scripts/pg-server"
 tmp=$(mktemp -d)
 writer="" sync=""

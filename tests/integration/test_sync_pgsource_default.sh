@@ -12,15 +12,7 @@
 # with others, REPLICA IDENTITY NOTHING / USING INDEX, a table without a
 # key), and ferry undo refuses such changes.
 . "$FERRY_SRCDIR/tests/lib.sh"
-if [ -z "${FERRY_TEST_PG:-}" ]; then
-	if [ -n "${FERRY_TEST_REQUIRE_SERVERS:-}" ]; then
-		ok 1 "FERRY_TEST_PG is set (scripts/test starts the server)"
-		done_testing
-		exit
-	fi
-	echo "1..0 # SKIP FERRY_TEST_PG not set: run scripts/test to start PostgreSQL"
-	exit 0
-fi
+require_pg
 tmp=$(mktemp -d)
 db="ferry_pgdef_$$"
 src_uri=$(printf '%s' "$FERRY_TEST_PG" | sed "s/dbname=[^ ]*/dbname=$db/")
