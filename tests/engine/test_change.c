@@ -215,6 +215,8 @@ static void test_absent(void)
 	ferry_error err = FERRY_ERROR_INIT;
 	size_t used = 0;
 	c.table = "t";
+	c.position = (const uint8_t *)"p";
+	c.position_len = 1;
 	c.op = FERRY_OP_UPDATE;
 	c.has_before = c.has_after = true;
 	ferry_row_resize(&c.before, 3, NULL);
