@@ -485,20 +485,6 @@ struct ferry_mapper {
 	ferry_buf a, b;       /* canonical encodings being compared */
 };
 
-/* The FROM clause naming the target row's columns as parameters; the
- * same shape plan.c compiled the downs against. */
-static void row_source(ferry_buf *b, const ferry_table *t)
-{
-	ferry_buf_puts(b, " FROM (SELECT ");
-	for (uint32_t i = 0; i < t->ncolumns; i++) {
-		ferry_buf_printf(b, "%s?%u AS ", i ? ", " : "", i + 1);
-		ferry_buf_put_ident(b, t->columns[i].name);
-	}
-	if (t->ncolumns == 0)
-		ferry_buf_puts(b, "NULL");
-	ferry_buf_puts(b, ")");
-}
-
 static int prepare_downs(ferry_mapper *m, ferry_error *err)
 {
 	const inverse_table *it = m->table;
@@ -508,7 +494,7 @@ static int prepare_downs(ferry_mapper *m, ferry_error *err)
 	ferry_buf_puts(&sql, "SELECT ");
 	for (uint32_t i = 0; i < it->ndowns; i++)
 		ferry_buf_printf(&sql, "%s(\n%s\n)", i ? ", " : "", it->downs[i]);
-	row_source(&sql, &it->forward->target);
+	ferry_plan_row_source(&sql, &it->forward->target);
 	int rc = 0;
 	if (ferry_buf_failed(&sql))
 		rc = ferry_error_oom(err);

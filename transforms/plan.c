@@ -77,8 +77,7 @@ static int unknown_name(ferry_error *err, const ferry_spec *spec, int line,
 
 /* ---- expression checks -------------------------------------------- */
 
-/* The FROM clause that names the source columns as parameters. */
-static void row_source(ferry_buf *b, const ferry_table *t)
+void ferry_plan_row_source(ferry_buf *b, const ferry_table *t)
 {
 	ferry_buf_puts(b, " FROM (SELECT ");
 	for (uint32_t i = 0; i < t->ncolumns; i++) {
@@ -105,7 +104,7 @@ static int check_expr(sqlite3 *db, const ferry_spec *spec, int line,
 {
 	ferry_buf sql = FERRY_BUF_INIT;
 	ferry_buf_printf(&sql, "SELECT " EXPR_OPEN "%s" EXPR_CLOSE, expr);
-	row_source(&sql, t);
+	ferry_plan_row_source(&sql, t);
 	if (ferry_buf_failed(&sql)) {
 		ferry_buf_free(&sql);
 		return ferry_error_oom(err);
@@ -1080,7 +1079,6 @@ static int check_absent(ferry_mapper *m, const ferry_row *src,
 	for (uint32_t x = 0; rc == 0 && x <= pt->nexprs; x++) {
 		const char *expr = x < pt->nexprs ? pt->exprs[x] : pt->where;
 		int absent, sent;
-		m->absent_exprs[x] = 0;
 		if (!expr)
 			continue;
 		absent_inputs(m, x, src, &absent, &sent);
@@ -1116,7 +1114,7 @@ static int prepare_exprs(ferry_mapper *m, ferry_error *err)
 	                 " THEN 1 ELSE 0 END", pt->where ? pt->where : "1");
 	for (uint32_t i = 0; i < pt->nexprs; i++)
 		ferry_buf_printf(&sql, ", " EXPR_OPEN "%s" EXPR_CLOSE, pt->exprs[i]);
-	row_source(&sql, pt->source);
+	ferry_plan_row_source(&sql, pt->source);
 	m->first_expr = 1;
 	int rc = 0;
 	if (ferry_buf_failed(&sql))

@@ -66,6 +66,11 @@ void ferry_plan_free(ferry_plan *plan);
 /* Appends the human-readable plan (what --dry-run prints). */
 void ferry_plan_describe(const ferry_plan *plan, ferry_buf *out);
 
+/* Appends " FROM (SELECT ?1 AS "a", ?2 AS "b", ...)": the row t's columns
+ * are bound into, which every `up`, `down`, `default` and `where` is
+ * compiled against (the mapper here and transforms/inverse.c alike). */
+void ferry_plan_row_source(ferry_buf *b, const ferry_table *t);
+
 /* A row mapper for one table; owns an embedded SQLite when the table has
  * expressions.  Not shared between threads: one per job. */
 int ferry_mapper_open(ferry_mapper **out, const ferry_plan *plan,
