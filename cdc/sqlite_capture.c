@@ -3,11 +3,11 @@
  * triggers (engine/capture.h; docs/online-sqlite.md is the design).
  *
  * Every captured table gets AFTER INSERT, UPDATE and DELETE triggers
- * that add one row per changed row to _ferry_changes.  A read turns
- * those rows into changes; a release deletes what the journal holds.
- * _ferry_columns records the columns each version of a table's triggers
- * copies, so rows an older trigger wrote still decode after a column was
- * added.  Names go in as bound parameters where SQL allows and quoted
+ * that add one row per image to _ferry_changes (an update: its old row,
+ * then its new row).  A read turns those rows into changes; a release
+ * deletes what the journal holds.  _ferry_columns records the columns
+ * each version of a table's triggers copies, so rows an older trigger
+ * wrote still decode after a column was added.  Names go in as bound parameters where SQL allows and quoted
  * everywhere else, so any table or column name works.
  *
  * The connection is read-write and runs no transaction between calls:
@@ -39,17 +39,29 @@
  * AUTOINCREMENT.  2: seq is a plain rowid, kept from ever going back by
  * SEQ_TRIGGER and _ferry_meta's "released".  3: a plain rowid kept from
  * going back because release never deletes the newest row (see
- * cap_release), with no trigger on _ferry_changes.  All three are read
- * and released; install makes 3. */
-#define CAPTURE_FORMAT 3
+ * cap_release), with no trigger on _ferry_changes.  1-3 write one row
+ * per change: tbl, op, ver, both images (o0.., n0..).  4: as 3, but one
+ * row per image: kind (version id and image kind), c0.. (docs/
+ * online-sqlite.md says why).  All four are read and released; install
+ * makes 4. */
+#define CAPTURE_FORMAT 4
+
+/* The first format with one image per row. */
+#define FORMAT_ROWS 4
 
 /* The trigger on _ferry_changes that keeps seq increasing in format 2
  * (an earlier ferry's installs; still checked and restored there); it
  * cannot clash with a table's _ins/_upd/_del triggers. */
 #define SEQ_TRIGGER "_ferry_seq"
 
-/* Columns of _ferry_changes before the images: seq, tbl, op, ver. */
-#define FIXED_COLS 4
+/* Columns of _ferry_changes before the images: seq, tbl, op, ver in
+ * formats 1-3; seq, kind in format 4. */
+#define PAIRED_FIXED_COLS 4
+#define ROWS_FIXED_COLS 2
+
+/* kind % 4 in format 4: which image a row holds.  kind / 4 is the id of
+ * the version in _ferry_versions. */
+enum { KIND_INSERT = 0, KIND_DELETE = 1, KIND_BEFORE = 2, KIND_AFTER = 3 };
 
 /* Messages about reading ferry's own bookkeeping. */
 #define STATE_WHAT "could not read capture state of SQLite database"
@@ -61,6 +73,7 @@ static const char *const op_event[] = {NULL, "INSERT", "UPDATE", "DELETE"};
 
 /* Columns per (table, capture version), for decoding a read. */
 typedef struct version_info {
+	int64_t id;             /* in _ferry_versions (format 4) */
 	char *table;
 	uint32_t version;
 	uint32_t ncols;
@@ -70,16 +83,22 @@ struct ferry_capture {
 	sqlite3 *db;
 	char *uri;              /* redacted, for messages */
 	bool in_snapshot;
+	/* the installed layout, read in the transaction that relies on it */
+	int64_t format;
 	bool checked;           /* checked_cookie is a schema found unchanged */
 	int checked_cookie;
 	/* what a read needs, reloaded when the schema cookie moves */
 	bool cached;
 	int cache_cookie;
-	version_info *versions; /* sorted by table (bytes), then version */
+	/* sorted by id (format 4), else by table (bytes), then version */
+	version_info *versions;
 	uint32_t nversions;
 	uint32_t width;         /* image column pairs in _ferry_changes */
 	sqlite3_stmt *read_stmt;
 	ferry_change change;    /* reused for every change delivered */
+	/* the text and blob bytes of an update's old row (format 4): the
+	 * read steps past that row before the change is delivered */
+	ferry_buf held;
 };
 
 /* A growable list of owned names. */
@@ -318,13 +337,22 @@ static int finish(ferry_capture *cap, int rc, const char *what,
 
 /* ---- ferry's tables --------------------------------------------- */
 
+static bool rows_layout(const ferry_capture *cap)
+{
+	return cap->format >= FORMAT_ROWS;
+}
+
 /* The most image columns _ferry_changes can have: SQLite limits a table
- * to SQLITE_LIMIT_COLUMN columns (2000 by default), and it has two per
- * captured column plus four. */
+ * to SQLITE_LIMIT_COLUMN columns (2000 by default), and it has one per
+ * captured column plus two (format 4), or two plus four. */
 static uint32_t max_width(ferry_capture *cap)
 {
 	int limit = sqlite3_limit(cap->db, SQLITE_LIMIT_COLUMN, -1);
-	return limit > FIXED_COLS ? (uint32_t)(limit - FIXED_COLS) / 2 : 0;
+	if (rows_layout(cap))
+		return limit > ROWS_FIXED_COLS
+		           ? (uint32_t)(limit - ROWS_FIXED_COLS) : 0;
+	return limit > PAIRED_FIXED_COLS
+	           ? (uint32_t)(limit - PAIRED_FIXED_COLS) / 2 : 0;
 }
 
 static int current_width(ferry_capture *cap, uint32_t *width,
@@ -334,8 +362,9 @@ static int current_width(ferry_capture *cap, uint32_t *width,
 	bool found;
 	int rc = query_int(cap, "SELECT count(*) FROM pragma_table_xinfo("
 	                   "'_ferry_changes', 'main')"
-	                   " WHERE name GLOB 'n[0-9]*'",
-	                   NULL, NULL, &n, &found, err);
+	                   " WHERE name GLOB ?1 || '[0-9]*'",
+	                   rows_layout(cap) ? "c" : "n", NULL, &n, &found,
+	                   err);
 	*width = (uint32_t)n;
 	return rc;
 }
@@ -347,10 +376,14 @@ static int widen(ferry_capture *cap, uint32_t need, ferry_error *err)
 	int rc = current_width(cap, &width, err);
 	for (uint32_t i = width; rc == 0 && i < need; i++) {
 		ferry_buf sql = FERRY_BUF_INIT;
-		ferry_buf_printf(&sql, "ALTER TABLE _ferry_changes"
-		                 " ADD COLUMN o%" PRIu32 ";"
-		                 " ALTER TABLE _ferry_changes"
-		                 " ADD COLUMN n%" PRIu32, i, i);
+		if (rows_layout(cap))
+			ferry_buf_printf(&sql, "ALTER TABLE _ferry_changes"
+			                 " ADD COLUMN c%" PRIu32, i);
+		else
+			ferry_buf_printf(&sql, "ALTER TABLE _ferry_changes"
+			                 " ADD COLUMN o%" PRIu32 ";"
+			                 " ALTER TABLE _ferry_changes"
+			                 " ADD COLUMN n%" PRIu32, i, i);
 		rc = run_buf(cap, &sql, "could not widen table",
 		             "_ferry_changes", err);
 	}
@@ -384,7 +417,10 @@ static void build_seq_trigger(ferry_buf *b)
 	               " WHERE seq = 1; END");
 }
 
-/* Creates ferry's tables; width = image columns to start with. */
+/* Creates ferry's tables in format CAPTURE_FORMAT; width = image columns
+ * to start with.  kind has no NOT NULL: only the triggers write it, the
+ * reader refuses anything but an integer it knows, and every constraint
+ * is work in each application statement. */
 static int create_objects(ferry_capture *cap, const char *id, uint32_t width,
                           ferry_error *err)
 {
@@ -395,26 +431,50 @@ static int create_objects(ferry_capture *cap, const char *id, uint32_t width,
 	    " version INTEGER NOT NULL, pos INTEGER NOT NULL,"
 	    " name TEXT NOT NULL, PRIMARY KEY (tbl, version, pos))"
 	    " WITHOUT ROWID;"
-	    "CREATE TABLE _ferry_changes ("
-	    "seq INTEGER PRIMARY KEY,"
-	    " tbl TEXT NOT NULL, op INTEGER NOT NULL, ver INTEGER NOT NULL");
+	    "CREATE TABLE _ferry_versions (id INTEGER PRIMARY KEY,"
+	    " tbl TEXT NOT NULL, version INTEGER NOT NULL,"
+	    " UNIQUE (tbl, version));"
+	    "CREATE TABLE _ferry_changes (seq INTEGER PRIMARY KEY, kind");
 	for (uint32_t i = 0; i < width; i++)
-		ferry_buf_printf(&sql, ", o%" PRIu32, i);
-	for (uint32_t i = 0; i < width; i++)
-		ferry_buf_printf(&sql, ", n%" PRIu32, i);
+		ferry_buf_printf(&sql, ", c%" PRIu32, i);
 	ferry_buf_puts(&sql, ");");
 	ferry_buf_printf(&sql, "INSERT INTO _ferry_meta VALUES ('format', %d),"
 	                 " ('released', 0), ('migration', ", CAPTURE_FORMAT);
 	put_literal(&sql, id);
 	ferry_buf_puts(&sql, ")");
+	cap->format = CAPTURE_FORMAT;
 	return run_buf(cap, &sql,
 	               "could not install capture in SQLite database", cap->uri,
 	               err);
 }
 
+/* Reads the installed format into cap->format (format 1 had no such
+ * key), refusing one this ferry does not know. */
+static int read_format(ferry_capture *cap, ferry_error *err)
+{
+	int64_t format;
+	bool exists;
+	int rc = query_int(cap, "SELECT value FROM _ferry_meta"
+	                   " WHERE key = 'format'", NULL, NULL, &format,
+	                   &exists, err);
+	if (rc != 0)
+		return rc;
+	if (!exists)
+		format = 1;
+	if (format < 1 || format > CAPTURE_FORMAT)
+		return ferry_error_set(err, FERRY_EUNSUPPORTED, "could not use "
+		                       "capture in SQLite database \"%s\": it "
+		                       "has format %" PRId64 "; this ferry "
+		                       "handles formats 1 to %d", cap->uri,
+		                       format, CAPTURE_FORMAT);
+	cap->format = format;
+	return 0;
+}
+
 /*
- * Reads the installed migration id into *owner.  Returns 1 when nothing
- * is installed (no _ferry_meta), 0 when found, or a negative code.
+ * Reads the installed migration id into *owner and the format into
+ * cap->format.  Returns 1 when nothing is installed (no _ferry_meta), 0
+ * when found, or a negative code.
  */
 static int read_owner(ferry_capture *cap, char **owner, ferry_error *err)
 {
@@ -422,16 +482,9 @@ static int read_owner(ferry_capture *cap, char **owner, ferry_error *err)
 	int rc = object_exists(cap, "table", "_ferry_meta", &exists, err);
 	if (rc != 0 || !exists)
 		return rc != 0 ? rc : 1;
-	int64_t format;
-	rc = query_int(cap, "SELECT value FROM _ferry_meta"
-	               " WHERE key = 'format'", NULL, NULL, &format, &exists,
-	               err);
-	if (rc == 0 && exists && format > CAPTURE_FORMAT)
-		return ferry_error_set(err, FERRY_EUNSUPPORTED, "could not use "
-		                       "capture in SQLite database \"%s\": it "
-		                       "has format %" PRId64 "; this ferry "
-		                       "handles format %d", cap->uri, format,
-		                       CAPTURE_FORMAT);
+	rc = read_format(cap, err);
+	if (rc != 0)
+		return rc;
 	names got = {0};
 	if (rc == 0)
 		rc = query_names(cap, "SELECT value FROM _ferry_meta"
@@ -565,9 +618,22 @@ static int record_columns(ferry_capture *cap, const char *table,
                           ferry_error *err)
 {
 	sqlite3_stmt *st = NULL;
-	int rc = prepare(cap, "INSERT INTO _ferry_columns"
-	                 " (tbl, version, pos, name) VALUES (?1, ?2, ?3, ?4)",
-	                 table, NULL, &st, err);
+	int rc = 0;
+	if (rows_layout(cap)) {
+		rc = prepare(cap, "INSERT INTO _ferry_versions (tbl, version)"
+		             " VALUES (?1, ?2)", table, NULL, &st, err);
+		if (rc == 0 && (sqlite3_bind_int64(st, 2, version) !=
+		                    SQLITE_OK ||
+		                sqlite3_step(st) != SQLITE_DONE))
+			rc = db_fail(cap->db, err, "could not record columns "
+			             "of table", table);
+		sqlite3_finalize(st);
+		st = NULL;
+	}
+	if (rc == 0)
+		rc = prepare(cap, "INSERT INTO _ferry_columns"
+		             " (tbl, version, pos, name)"
+		             " VALUES (?1, ?2, ?3, ?4)", table, NULL, &st, err);
 	for (uint32_t i = 0; rc == 0 && i < cols->n; i++) {
 		sqlite3_reset(st);
 		if (sqlite3_bind_int64(st, 2, version) != SQLITE_OK ||
@@ -584,20 +650,67 @@ static int record_columns(ferry_capture *cap, const char *table,
 
 /* ---- triggers --------------------------------------------------- */
 
-/*
- * CREATE TRIGGER "_ferry_t_upd" AFTER UPDATE ON "t" FOR EACH ROW BEGIN
- * INSERT INTO _ferry_changes (tbl, op, ver, o0, .., n0, ..) VALUES
- * ('t', 2, <version>, OLD."a", .., NEW."a", ..); END
- */
-static void build_trigger(ferry_buf *b, const char *name, const char *table,
-                          const names *cols, uint32_t version, int op)
+/* "CREATE TRIGGER "<name>" AFTER <event> ON "<table>" FOR EACH ROW BEGIN" */
+static void put_trigger_head(ferry_buf *b, const char *name,
+                             const char *table, int op)
 {
 	ferry_buf_puts(b, "CREATE TRIGGER ");
 	ferry_buf_put_ident(b, name);
 	ferry_buf_printf(b, " AFTER %s ON ", op_event[op]);
 	ferry_buf_put_ident(b, table);
-	ferry_buf_puts(b, " FOR EACH ROW BEGIN INSERT INTO _ferry_changes"
-	               " (tbl, op, ver");
+	ferry_buf_puts(b, " FOR EACH ROW BEGIN");
+}
+
+/* " INSERT INTO _ferry_changes (kind, c0, ..) VALUES (<kind>, <row>."a", ..);" */
+static void put_image_insert(ferry_buf *b, const names *cols, int64_t kind,
+                             const char *row)
+{
+	ferry_buf_puts(b, " INSERT INTO _ferry_changes (kind");
+	for (uint32_t i = 0; i < cols->n; i++)
+		ferry_buf_printf(b, ", c%" PRIu32, i);
+	ferry_buf_printf(b, ") VALUES (%" PRId64, kind);
+	for (uint32_t i = 0; i < cols->n; i++) {
+		ferry_buf_printf(b, ", %s.", row);
+		ferry_buf_put_ident(b, cols->v[i]);
+	}
+	ferry_buf_puts(b, ");");
+}
+
+/*
+ * Format 4, version id 5 (kind 4 * 5 + image kind):
+ * CREATE TRIGGER "_ferry_t_upd" AFTER UPDATE ON "t" FOR EACH ROW BEGIN
+ * INSERT INTO _ferry_changes (kind, c0, ..) VALUES (22, OLD."a", ..);
+ * INSERT INTO _ferry_changes (kind, c0, ..) VALUES (23, NEW."a", ..); END
+ */
+static void build_rows_trigger(ferry_buf *b, const char *name,
+                               const char *table, const names *cols,
+                               int64_t version_id, int op)
+{
+	int64_t base = version_id * 4;
+	put_trigger_head(b, name, table, op);
+	if (op == OP_INS)
+		put_image_insert(b, cols, base + KIND_INSERT, "NEW");
+	else if (op == OP_DEL)
+		put_image_insert(b, cols, base + KIND_DELETE, "OLD");
+	else {
+		put_image_insert(b, cols, base + KIND_BEFORE, "OLD");
+		put_image_insert(b, cols, base + KIND_AFTER, "NEW");
+	}
+	ferry_buf_puts(b, " END");
+}
+
+/*
+ * Formats 1-3:
+ * CREATE TRIGGER "_ferry_t_upd" AFTER UPDATE ON "t" FOR EACH ROW BEGIN
+ * INSERT INTO _ferry_changes (tbl, op, ver, o0, .., n0, ..) VALUES
+ * ('t', 2, <version>, OLD."a", .., NEW."a", ..); END
+ */
+static void build_paired_trigger(ferry_buf *b, const char *name,
+                                 const char *table, const names *cols,
+                                 uint32_t version, int op)
+{
+	put_trigger_head(b, name, table, op);
+	ferry_buf_puts(b, " INSERT INTO _ferry_changes (tbl, op, ver");
 	for (uint32_t i = 0; op != OP_INS && i < cols->n; i++)
 		ferry_buf_printf(b, ", o%" PRIu32, i);
 	for (uint32_t i = 0; op != OP_DEL && i < cols->n; i++)
@@ -616,6 +729,30 @@ static void build_trigger(ferry_buf *b, const char *name, const char *table,
 	ferry_buf_puts(b, "); END");
 }
 
+/* The id of table's version in _ferry_versions (format 4). */
+static int version_id(ferry_capture *cap, const char *table,
+                      uint32_t version, int64_t *id, ferry_error *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = prepare(cap, "SELECT id FROM _ferry_versions"
+	                 " WHERE tbl = ?1 AND version = ?2", table, NULL, &st,
+	                 err);
+	int step = SQLITE_ERROR;
+	if (rc == 0 && sqlite3_bind_int64(st, 2, version) == SQLITE_OK)
+		step = sqlite3_step(st);
+	if (rc == 0 && step == SQLITE_ROW)
+		*id = sqlite3_column_int64(st, 0);
+	else if (rc == 0 && step == SQLITE_DONE)
+		rc = ferry_error_set(err, FERRY_ECORRUPT, "could not capture "
+		                     "table \"%s\" of SQLite database \"%s\": "
+		                     "_ferry_versions has no row for its version "
+		                     "%" PRIu32, table, cap->uri, version);
+	else if (rc == 0)
+		rc = db_fail(cap->db, err, STATE_WHAT, cap->uri);
+	sqlite3_finalize(st);
+	return rc;
+}
+
 /*
  * Creates the table's three triggers for version: the missing ones, or
  * (replace) all of them, dropping the old ones first.
@@ -624,7 +761,9 @@ static int make_triggers(ferry_capture *cap, const char *table,
                          const names *cols, uint32_t version, bool replace,
                          ferry_error *err)
 {
-	int rc = 0;
+	int64_t id = 0;
+	int rc = rows_layout(cap) ? version_id(cap, table, version, &id, err)
+	                          : 0;
 	for (int op = OP_INS; rc == 0 && op <= OP_DEL; op++) {
 		char *name = trigger_name(table, op);
 		bool exists = false;
@@ -638,7 +777,12 @@ static int make_triggers(ferry_capture *cap, const char *table,
 			ferry_buf_puts(&sql, ";");
 		}
 		if (rc == 0 && (!exists || replace)) {
-			build_trigger(&sql, name, table, cols, version, op);
+			if (rows_layout(cap))
+				build_rows_trigger(&sql, name, table, cols, id,
+				                   op);
+			else
+				build_paired_trigger(&sql, name, table, cols,
+				                     version, op);
 			rc = run_buf(cap, &sql, "could not create trigger",
 			             name, err);
 		}
@@ -775,6 +919,7 @@ static int claim(ferry_capture *cap, const ferry_schema *tables,
 	ferry_free(owner);
 	if (rc != 1)
 		return rc;
+	cap->format = CAPTURE_FORMAT;
 	rc = refuse_strays(cap, err);
 	uint32_t width = 1;
 	for (uint32_t i = 0; i < tables->ntables; i++)
@@ -869,7 +1014,7 @@ static int drop_sequence(ferry_capture *cap, ferry_buf *report,
 static int remove_all(ferry_capture *cap, ferry_buf *report, ferry_error *err)
 {
 	static const char *const tables[] = {"_ferry_changes", "_ferry_columns",
-	                                     "_ferry_meta"};
+	                                     "_ferry_versions", "_ferry_meta"};
 	names trig = {0};
 	int rc = query_names(cap, "SELECT name FROM sqlite_master"
 	                     " WHERE type = 'trigger'"
@@ -1422,9 +1567,14 @@ static void drop_cache(ferry_capture *cap)
 static int load_versions(ferry_capture *cap, ferry_error *err)
 {
 	sqlite3_stmt *st = NULL;
-	int rc = prepare(cap, "SELECT tbl, version, count(*)"
-	                 " FROM _ferry_columns"
-	                 " GROUP BY tbl, version ORDER BY tbl, version",
+	int rc = prepare(cap, rows_layout(cap)
+	                 ? "SELECT v.tbl, v.version, count(c.pos), v.id"
+	                   " FROM _ferry_versions v JOIN _ferry_columns c"
+	                   " ON c.tbl = v.tbl AND c.version = v.version"
+	                   " GROUP BY v.id ORDER BY v.id"
+	                 : "SELECT tbl, version, count(*), 0"
+	                   " FROM _ferry_columns"
+	                   " GROUP BY tbl, version ORDER BY tbl, version",
 	                 NULL, NULL, &st, err);
 	while (rc == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
 		rc = 0;
@@ -1443,6 +1593,7 @@ static int load_versions(ferry_capture *cap, ferry_error *err)
 		}
 		v->version = (uint32_t)sqlite3_column_int64(st, 1);
 		v->ncols = (uint32_t)sqlite3_column_int64(st, 2);
+		v->id = sqlite3_column_int64(st, 3);
 		cap->nversions++;
 	}
 	if (rc == SQLITE_DONE)
@@ -1456,11 +1607,17 @@ static int load_versions(ferry_capture *cap, ferry_error *err)
 static int prepare_read(ferry_capture *cap, ferry_error *err)
 {
 	ferry_buf sql = FERRY_BUF_INIT;
-	ferry_buf_puts(&sql, "SELECT seq, tbl, op, ver");
-	for (uint32_t i = 0; i < cap->width; i++)
-		ferry_buf_printf(&sql, ", o%" PRIu32, i);
-	for (uint32_t i = 0; i < cap->width; i++)
-		ferry_buf_printf(&sql, ", n%" PRIu32, i);
+	if (rows_layout(cap)) {
+		ferry_buf_puts(&sql, "SELECT seq, kind");
+		for (uint32_t i = 0; i < cap->width; i++)
+			ferry_buf_printf(&sql, ", c%" PRIu32, i);
+	} else {
+		ferry_buf_puts(&sql, "SELECT seq, tbl, op, ver");
+		for (uint32_t i = 0; i < cap->width; i++)
+			ferry_buf_printf(&sql, ", o%" PRIu32, i);
+		for (uint32_t i = 0; i < cap->width; i++)
+			ferry_buf_printf(&sql, ", n%" PRIu32, i);
+	}
 	ferry_buf_puts(&sql, " FROM _ferry_changes"
 	               " WHERE seq > ?1 ORDER BY seq");
 	const char *text = ferry_buf_cstr(&sql);
@@ -1490,6 +1647,8 @@ static int load_cache(ferry_capture *cap, ferry_error *err)
 		                       "changes of SQLite database \"%s\": no "
 		                       "capture is installed", cap->uri);
 	if (rc == 0)
+		rc = read_format(cap, err);
+	if (rc == 0)
 		rc = load_versions(cap, err);
 	if (rc == 0)
 		rc = current_width(cap, &cap->width, err);
@@ -1504,6 +1663,7 @@ static int load_cache(ferry_capture *cap, ferry_error *err)
 	return 0;
 }
 
+/* Formats 1-3: versions are sorted by table, then version. */
 static const version_info *find_version(const ferry_capture *cap,
                                         const char *table, int64_t version)
 {
@@ -1524,6 +1684,24 @@ static const version_info *find_version(const ferry_capture *cap,
 	return NULL;
 }
 
+/* Format 4: versions are sorted by id. */
+static const version_info *find_version_id(const ferry_capture *cap,
+                                           int64_t id)
+{
+	uint32_t lo = 0, hi = cap->nversions;
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		const version_info *v = &cap->versions[mid];
+		if (v->id == id)
+			return v;
+		if (v->id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
 /* Fills image with ncols values from result columns first, first + 1, .. */
 static int read_image(ferry_capture *cap, sqlite3_stmt *st, int first,
                       uint32_t ncols, ferry_row *image, ferry_error *err)
@@ -1536,9 +1714,24 @@ static int read_image(ferry_capture *cap, sqlite3_stmt *st, int first,
 	return rc;
 }
 
-/* Turns the current row of the read into cap->change. */
-static int build_change(ferry_capture *cap, sqlite3_stmt *st, uint8_t pos[8],
-                        ferry_error *err)
+/* Sets what every change has; the images are the caller's to read. */
+static void start_change(ferry_capture *cap, const version_info *v,
+                         ferry_op op, int64_t seq, uint8_t pos[8])
+{
+	ferry_change *c = &cap->change;
+	c->op = op;
+	c->table = v->table;
+	c->schema_version = v->version;
+	ferry_capture_position_put(pos, (uint64_t)seq);
+	c->position = pos;
+	c->position_len = FERRY_CAPTURE_POSITION_LEN;
+	c->has_before = op != FERRY_OP_INSERT;
+	c->has_after = op != FERRY_OP_DELETE;
+}
+
+/* Formats 1-3: turns the current row of the read into cap->change. */
+static int build_paired_change(ferry_capture *cap, sqlite3_stmt *st,
+                               uint8_t pos[8], ferry_error *err)
 {
 	ferry_change *c = &cap->change;
 	int64_t seq = sqlite3_column_int64(st, 0);
@@ -1554,21 +1747,93 @@ static int build_change(ferry_capture *cap, sqlite3_stmt *st, uint8_t pos[8],
 		                       "\"%s\": no capture version %" PRId64
 		                       " of table \"%s\" with op %d", seq,
 		                       cap->uri, ver, tbl ? tbl : "", op);
-	c->op = (ferry_op)op;
-	c->table = v->table;
-	c->schema_version = v->version;
-	ferry_capture_position_put(pos, (uint64_t)seq);
-	c->position = pos;
-	c->position_len = FERRY_CAPTURE_POSITION_LEN;
-	c->has_before = op != OP_INS;
-	c->has_after = op != OP_DEL;
+	start_change(cap, v, (ferry_op)op, seq, pos);
 	int rc = 0;
 	if (c->has_before)
-		rc = read_image(cap, st, FIXED_COLS, v->ncols, &c->before, err);
+		rc = read_image(cap, st, PAIRED_FIXED_COLS, v->ncols,
+		                &c->before, err);
 	if (rc == 0 && c->has_after)
-		rc = read_image(cap, st, FIXED_COLS + (int)cap->width, v->ncols,
-		                &c->after, err);
+		rc = read_image(cap, st, PAIRED_FIXED_COLS + (int)cap->width,
+		                v->ncols, &c->after, err);
 	return rc;
+}
+
+/* Copies the text and blob bytes image borrows from the statement into
+ * cap->held, so that they outlive the next step. */
+static int hold_image(ferry_capture *cap, ferry_row *image, ferry_error *err)
+{
+	ferry_buf_reset(&cap->held);
+	for (uint32_t i = 0; i < image->ncols; i++) {
+		ferry_value *v = &image->values[i];
+		if (v->type == FERRY_TEXT || v->type == FERRY_BLOB)
+			ferry_buf_append(&cap->held, v->u.s.ptr, v->u.s.len);
+	}
+	if (ferry_buf_failed(&cap->held))
+		return ferry_error_oom(err);
+	size_t at = 0;
+	for (uint32_t i = 0; i < image->ncols; i++) {
+		ferry_value *v = &image->values[i];
+		if (v->type != FERRY_TEXT && v->type != FERRY_BLOB)
+			continue;
+		v->u.s.ptr = v->u.s.len ? (const char *)cap->held.data + at : "";
+		at += v->u.s.len;
+	}
+	return 0;
+}
+
+/* The version of the current row's kind (format 4), or NULL. */
+static const version_info *row_version(const ferry_capture *cap,
+                                       sqlite3_stmt *st, int64_t *kind)
+{
+	*kind = sqlite3_column_int64(st, 1);
+	if (sqlite3_column_type(st, 1) != SQLITE_INTEGER || *kind < 0)
+		return NULL;
+	const version_info *v = find_version_id(cap, *kind / 4);
+	return v && v->ncols <= cap->width ? v : NULL;
+}
+
+/*
+ * Format 4: turns the current row of the read into cap->change, stepping
+ * st to an update's second row (its new image), whose seq is then the
+ * change's position.
+ */
+static int build_rows_change(ferry_capture *cap, sqlite3_stmt *st,
+                             uint8_t pos[8], ferry_error *err)
+{
+	static const ferry_op ops[] = {FERRY_OP_INSERT, FERRY_OP_DELETE,
+	                               FERRY_OP_UPDATE};
+	ferry_change *c = &cap->change;
+	int64_t seq = sqlite3_column_int64(st, 0), kind;
+	const version_info *v = row_version(cap, st, &kind);
+	if (!v || kind % 4 == KIND_AFTER)
+		return ferry_error_set(err, FERRY_ECORRUPT, "could not read "
+		                       "change %" PRId64 " of SQLite database "
+		                       "\"%s\": its kind %lld is %s", seq,
+		                       cap->uri, (long long)kind, v
+		                       ? "an update's new row without its old row"
+		                       : "of no capture version");
+	start_change(cap, v, ops[kind % 4], seq, pos);
+	int rc = read_image(cap, st, ROWS_FIXED_COLS, v->ncols,
+	                    c->has_before ? &c->before : &c->after, err);
+	if (rc != 0 || kind % 4 != KIND_BEFORE)
+		return rc;
+	rc = hold_image(cap, &c->before, err);
+	if (rc != 0)
+		return rc;
+	int step = sqlite3_step(st);
+	int64_t after_kind = -1;
+	if (step == SQLITE_ROW)
+		(void)row_version(cap, st, &after_kind);
+	else if (step != SQLITE_DONE)
+		return db_fail(cap->db, err, "could not read changes of SQLite "
+		               "database", cap->uri);
+	if (after_kind != kind - KIND_BEFORE + KIND_AFTER)
+		return ferry_error_set(err, FERRY_ECORRUPT, "could not read "
+		                       "change %" PRId64 " of SQLite database "
+		                       "\"%s\": an update's old row is not "
+		                       "followed by its new row", seq, cap->uri);
+	ferry_capture_position_put(pos, (uint64_t)sqlite3_column_int64(st, 0));
+	return read_image(cap, st, ROWS_FIXED_COLS, v->ncols, &c->after, err);
 }
 
 /* Hands every row after `after` to fn; *last = the last one's seq. */
@@ -1584,7 +1849,8 @@ static int deliver(ferry_capture *cap, uint64_t after, uint64_t group,
 		return db_fail(cap->db, err, what, cap->uri);
 	int rc = 0, step;
 	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-		rc = build_change(cap, st, pos, err);
+		rc = rows_layout(cap) ? build_rows_change(cap, st, pos, err)
+		                      : build_paired_change(cap, st, pos, err);
 		if (rc == 0) {
 			cap->change.txid = group;
 			cap->change.commit_time = now;
@@ -1679,6 +1945,7 @@ static void cap_close(ferry_capture *cap)
 		return;
 	drop_cache(cap);
 	ferry_change_free(&cap->change);
+	ferry_buf_free(&cap->held);
 	/* _v2: a scan still open keeps the handle alive until it closes;
 	 * closing rolls back a snapshot's read transaction */
 	sqlite3_close_v2(cap->db);
@@ -1746,9 +2013,17 @@ static int cap_describe(ferry_capture *cap, ferry_buf *out, ferry_error *err)
 	int64_t n = 0;
 	int rc = object_exists(cap, "table", "_ferry_changes", &exists, err);
 	if (rc == 0 && exists)
-		rc = query_int(cap, "SELECT count(*) FROM _ferry_changes WHERE"
-		               " seq > coalesce((SELECT value FROM _ferry_meta"
-		               " WHERE key = 'released'), 0)", NULL, NULL, &n,
+		rc = read_format(cap, err);
+	/* an update's old row is half a change (format 4) */
+	if (rc == 0 && exists)
+		rc = query_int(cap, rows_layout(cap)
+		               ? "SELECT count(*) FROM _ferry_changes WHERE"
+		                 " seq > coalesce((SELECT value FROM _ferry_meta"
+		                 " WHERE key = 'released'), 0)"
+		                 " AND kind % 4 <> 2"
+		               : "SELECT count(*) FROM _ferry_changes WHERE"
+		                 " seq > coalesce((SELECT value FROM _ferry_meta"
+		                 " WHERE key = 'released'), 0)", NULL, NULL, &n,
 		               &found, err);
 	if (rc == 0 && exists)
 		ferry_buf_printf(out, "%lld changes wait in _ferry_changes",

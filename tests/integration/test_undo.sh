@@ -41,7 +41,7 @@ source_db() { # source_db FILE: 300 items (every 50th hidden), 40 notes
 }
 # fresh NAME: a source, init + sync into NAME.out.db
 fresh() {
-	rm -rf "$tmp/$1.db" "$tmp/$1.out.db" "$tmp/$1"
+	rm -rf "$tmp/$1.db" "$tmp/$1.out.db" "$tmp/$1" "$tmp/$1.ends"
 	source_db "$tmp/$1.db"
 	"$FERRY" --quiet --dir "$tmp/$1" init "$tmp/$1.db" "$tmp/$1.out.db" --spec "$tmp/spec.yaml" >/dev/null &&
 	"$FERRY" --quiet --dir "$tmp/$1" sync >/dev/null &&
@@ -74,6 +74,8 @@ bad_batch() {
 		 insert into notes values (100, 5000, 'note of new'), (101, 1, 'gone soon');
 		 delete from notes where id = 101"; do
 		q "$tmp/$1.db" "begin; $tx; commit;" >/dev/null
+		# the source position after it (the capture log's last seq)
+		q "$tmp/$1.db" "select max(seq) from _ferry_changes" >>"$tmp/$1.ends"
 		# exit 4: the values the plan rejects
 		"$FERRY" --quiet --dir "$tmp/$1" sync >/dev/null 2>&1
 		rc=$?
@@ -184,14 +186,15 @@ is "$(q "$tmp/diverge.out.db" "select title from products where id = 5") $(q "$t
    "was 6 0" "the failed transaction's inverses are rolled back whole"
 
 # ---- changes applied while the snapshot was copied -------------------------
-# as if the snapshot's last chunk had been read at source position
-# lsn + 157 (a SQLite source's positions are its change sequence, here
-# equal to the LSNs): the changes up to there were applied idempotently,
-# and the target was never at a point among them
+# as if the snapshot's last chunk had been read at a source position
+# inside the bad batch's second transaction (a SQLite source's positions
+# are its capture log's seqs): the changes up to there were applied
+# idempotently, and the target was never at a point among them
 fresh snap
 lsn=$(applied "$tmp/snap")
 bad_batch snap
-q "$tmp/snap/ferry.db" "insert or replace into meta values ('snapshot.until', '$((lsn + 157))')" >/dev/null
+until=$(($(sed -n 1p "$tmp/snap.ends") + 6))
+q "$tmp/snap/ferry.db" "insert or replace into meta values ('snapshot.until', '$until')" >/dev/null
 bad=$(dump "$tmp/snap.out.db")
 run_ferry --dir "$tmp/snap" undo --to "$lsn"
 is "$FERRY_RC" 1 "undo into the snapshot's stretch is refused"
