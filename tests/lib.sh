@@ -53,6 +53,17 @@ require_pg() {
 	exit 0
 }
 
+# wait_background PID FILE: waits for a background job that writes its
+# exit status into FILE as it ends, and sets BG_STATUS to that status
+# ("still running" if wait came back without it).  Not in $(...): a
+# subshell cannot wait for its parent's jobs.  The status cannot come
+# from wait itself: dash's `wait PID` has said "not a child of this
+# shell" for a writer that ended while the test waited for other jobs.
+wait_background() {
+	wait "$1" 2>/dev/null
+	BG_STATUS=$(cat "$2" 2>/dev/null || echo "still running")
+}
+
 # run_ferry ARGS...: sets FERRY_OUT, FERRY_ERR and FERRY_RC.
 run_ferry() {
 	_out=$(mktemp) _err=$(mktemp)

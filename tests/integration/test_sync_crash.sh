@@ -46,8 +46,6 @@ head_applied() { # prints "HEAD APPLIED" from ferry status --json
 	"$FERRY" --quiet --dir "$tmp/m" sync
 ok $? "init and snapshot"
 
-# the writer's status goes through a file: dash's `wait PID` says "not a
-# child of this shell" for a job it already reaped inside another wait
 ( rc=0; for seed in $(seq 10 70); do write_changes "$seed" 100 || { rc=1; break; }; done
   echo "$rc" >"$tmp/writer.rc" ) &
 writer=$!
@@ -74,10 +72,9 @@ for round in $(seq 1 30); do
 	wait "$cap" "$rep" 2>/dev/null
 	kills=$((kills + 1))
 done
-wait "$writer" 2>/dev/null
-# no file: wait returned while the writer still ran; the test fails here
-# rather than compare a source that is still changing
-is "$(cat "$tmp/writer.rc" 2>&1)" 0 "the writer finished"
+wait_background "$writer" "$tmp/writer.rc"
+is "$BG_STATUS" 0 "the writer finished"
+# not to compare a source that is still changing
 [ -f "$tmp/writer.rc" ] || { done_testing; exit 1; }
 writer=""
 is "$kills" 30 "30 rounds of SIGKILL"
