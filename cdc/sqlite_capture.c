@@ -2144,6 +2144,7 @@ static int cap_fenced(ferry_capture *cap, bool *fenced, ferry_error *err)
 
 const ferry_capture_ops ferry_sqlite_capture_ops = {
 	.name = "sqlite",
+	.check_finds_new_tables = true,
 	.open = cap_open,
 	.introspect = cap_introspect,
 	.install = cap_install,

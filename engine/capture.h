@@ -120,6 +120,12 @@ typedef int (*ferry_capture_fn)(void *arg, const ferry_change *c,
 typedef struct ferry_capture_ops {
 	const char *name; /* "sqlite" */
 
+	/* Whether check reports a table created on the source after
+	 * install.  Without it the engine compares the plan's tables with
+	 * those the migration was initialized with, at every start (a new
+	 * table's rows would otherwise never reach the target). */
+	bool check_finds_new_tables;
+
 	/* Connects read-write (capture must create objects and delete what
 	 * was journalled); the database's journal mode is left alone. */
 	int (*open)(ferry_capture **out, const ferry_uri *uri,

@@ -1138,6 +1138,59 @@ static int choose_direction(online *on, online_direction direction,
 	return rc;
 }
 
+/* Whether name is a line of list. */
+static bool listed(const char *list, const char *name)
+{
+	size_t n = strlen(name);
+	for (const char *p = list; *p;) {
+		const char *end = strchr(p, '\n');
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+		if (len == n && memcmp(p, name, n) == 0)
+			return true;
+		p += len + (end != NULL);
+	}
+	return false;
+}
+
+/*
+ * Refuses a plan with a table the migration was not initialized with:
+ * one created on the source since (or let in by the spec since).  Its
+ * rows were never copied and a capture that watches a fixed set of
+ * tables (a PostgreSQL publication) never sends its changes, so going on
+ * would leave it out of the target without a word.  Not recorded as a
+ * stop: excluding the table in the spec lets the next run go on.
+ * Captures that find new tables themselves (check) are left to that;
+ * a migration initialized before "migration.tables" existed is not
+ * checked.
+ */
+static int refuse_new_tables(online *on, ferry_error *err)
+{
+	if (on->reverse || on->cops->check_finds_new_tables)
+		return 0;
+	char *list = NULL;
+	int rc = ferry_state_get(on->state, "migration.tables", &list, err);
+	if (rc == FERRY_ENOTFOUND) {
+		ferry_error_clear(err);
+		return 0;
+	}
+	for (uint32_t t = 0; rc == 0 && t < on->ntables; t++) {
+		const char *name = on->xops->source_table(on->xf, t)->name;
+		if (!listed(list, name))
+			rc = ferry_error_set(err, FERRY_EUNSUPPORTED, "the source "
+			                     "schema changed: table \"%s\" is not one "
+			                     "the migration captures: it was created "
+			                     "after ferry init (or the spec let it in "
+			                     "since), so its rows would never reach "
+			                     "the target. Exclude it in the spec "
+			                     "(exclude: [\"%s\"]) to go on without it, "
+			                     "or run ferry clean, drop or empty the "
+			                     "target tables, and ferry init + ferry "
+			                     "sync again to carry it", name, name);
+	}
+	ferry_free(list);
+	return rc;
+}
+
 int online_start(online *on, const ferry_online_options *o,
                  ferry_online_counts *c, const char *command,
                  online_direction direction, ferry_error *err)
@@ -1166,6 +1219,8 @@ int online_start(online *on, const ferry_online_options *o,
 		rc = mark_origin(on, err);
 	if (rc == 0)
 		rc = build_plan(on, err);
+	if (rc == 0)
+		rc = refuse_new_tables(on, err);
 	if (rc == 0 && !on->reverse)
 		rc = load_snapshot_bounds(on, err);
 	return rc;
@@ -1540,6 +1595,24 @@ static void migration_id(char out[33])
 		snprintf(out + 2 * i, 3, "%02x", raw[i]);
 }
 
+/* "migration.tables": the source tables the migration captures, one
+ * name per line, as init planned them. */
+static int record_tables_captured(online *on, ferry_error *err)
+{
+	ferry_buf list = FERRY_BUF_INIT;
+	for (uint32_t t = 0; t < on->ntables; t++)
+		ferry_buf_printf(&list, "%s\n",
+		                 on->xops->source_table(on->xf, t)->name);
+	int rc = ferry_buf_failed(&list)
+	             ? ferry_error_oom(err)
+	             : ferry_state_set(on->state, "migration.tables",
+	                               ferry_buf_cstr(&list) ? ferry_buf_cstr(&list)
+	                                                     : "",
+	                               err);
+	ferry_buf_free(&list);
+	return rc;
+}
+
 static int record_settings(online *on, const char *id, ferry_error *err)
 {
 	int rc = ferry_state_set(on->state, "migration.id", id, err);
@@ -1549,6 +1622,8 @@ static int record_settings(online *on, const char *id, ferry_error *err)
 		rc = ferry_state_set(on->state, "migration.target", on->target, err);
 	if (rc == 0 && on->spec)
 		rc = ferry_state_set(on->state, "migration.spec", on->spec, err);
+	if (rc == 0)
+		rc = record_tables_captured(on, err);
 	if (rc == 0)
 		rc = ferry_state_set(on->state, "migration.phase", "initialized", err);
 	return rc;
