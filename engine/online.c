@@ -828,6 +828,8 @@ static int refuse_stopped(online *on, ferry_error *err)
 	return rc;
 }
 
+static int recheck_new_tables(online *on, ferry_error *err);
+
 /* One pass: every committed source change after the cursor into the
  * journal with the new cursor, then released on the source. */
 static int capture_pass(online *on, int64_t *got, ferry_error *err)
@@ -837,6 +839,8 @@ static int capture_pass(online *on, int64_t *got, ferry_error *err)
 	uint64_t cursor = 0, last = 0;
 	int64_t before = on->counts->captured;
 	int rc = check_drift(on, err);
+	if (rc == 0)
+		rc = recheck_new_tables(on, err);
 	if (rc == 0)
 		rc = ferry_journal_capture_cursor(on->journal, &stored, &len, err);
 	if (rc == 0 && (len == 0 ||
@@ -1153,9 +1157,9 @@ static bool listed(const char *list, const char *name)
 }
 
 /*
- * Refuses a plan with a table the migration was not initialized with:
- * one created on the source since (or let in by the spec since).  Its
- * rows were never copied and a capture that watches a fixed set of
+ * Refuses a plan (xf) with a table the migration was not initialized
+ * with: one created on the source since (or let in by the spec since).
+ * Its rows were never copied and a capture that watches a fixed set of
  * tables (a PostgreSQL publication) never sends its changes, so going on
  * would leave it out of the target without a word.  Not recorded as a
  * stop: excluding the table in the spec lets the next run go on.
@@ -1163,7 +1167,8 @@ static bool listed(const char *list, const char *name)
  * a migration initialized before "migration.tables" existed is not
  * checked.
  */
-static int refuse_new_tables(online *on, ferry_error *err)
+static int refuse_new_tables(online *on, const ferry_transform *xf,
+                             ferry_error *err)
 {
 	if (on->reverse || on->cops->check_finds_new_tables)
 		return 0;
@@ -1173,8 +1178,9 @@ static int refuse_new_tables(online *on, ferry_error *err)
 		ferry_error_clear(err);
 		return 0;
 	}
-	for (uint32_t t = 0; rc == 0 && t < on->ntables; t++) {
-		const char *name = on->xops->source_table(on->xf, t)->name;
+	uint32_t n = rc == 0 ? on->xops->table_count(xf) : 0;
+	for (uint32_t t = 0; rc == 0 && t < n; t++) {
+		const char *name = on->xops->source_table(xf, t)->name;
 		if (!listed(list, name))
 			rc = ferry_error_set(err, FERRY_EUNSUPPORTED, "the source "
 			                     "schema changed: table \"%s\" is not one "
@@ -1188,6 +1194,38 @@ static int refuse_new_tables(online *on, ferry_error *err)
 			                     "sync again to carry it", name, name);
 	}
 	ferry_free(list);
+	return rc;
+}
+
+/* How often a running capture searches the source for new tables when
+ * its check does not (microseconds): an introspection and a plan each
+ * time.  FERRY_TEST_NEW_TABLES_MS sets it for tests. */
+static int64_t new_tables_interval_us(void)
+{
+	const char *ms = getenv("FERRY_TEST_NEW_TABLES_MS");
+	return ms && *ms ? (int64_t)atoll(ms) * 1000 : (int64_t)30 * 1000000;
+}
+
+/* refuse_new_tables against the source as it is now, every
+ * new_tables_interval_us() while the passes run. */
+static int recheck_new_tables(online *on, ferry_error *err)
+{
+	int64_t now = ferry_now_us();
+	if (on->reverse || on->cops->check_finds_new_tables ||
+	    now - on->tables_checked_us < new_tables_interval_us())
+		return 0;
+	on->tables_checked_us = now;
+	ferry_schema schema = FERRY_SCHEMA_INIT;
+	ferry_transform *xf = NULL;
+	int rc = on->cops->introspect(on->cap, &schema, err);
+	if (rc == 0)
+		rc = on->xops->build(&xf, &schema, on->spec,
+		                     online_dialect_of(&on->dst_uri), err);
+	if (rc == 0)
+		rc = refuse_new_tables(on, xf, err);
+	if (xf)
+		on->xops->free(xf);
+	ferry_schema_free(&schema);
 	return rc;
 }
 
@@ -1220,7 +1258,8 @@ int online_start(online *on, const ferry_online_options *o,
 	if (rc == 0)
 		rc = build_plan(on, err);
 	if (rc == 0)
-		rc = refuse_new_tables(on, err);
+		rc = refuse_new_tables(on, on->xf, err);
+	on->tables_checked_us = ferry_now_us();
 	if (rc == 0 && !on->reverse)
 		rc = load_snapshot_bounds(on, err);
 	return rc;

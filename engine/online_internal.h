@@ -48,6 +48,8 @@ typedef struct online {
 	ferry_transform *forward_xf;
 	ferry_mapper **mappers; /* two per table: before-image, after-image */
 	bool released_once;     /* this process has released the source log */
+	int64_t tables_checked_us; /* when the source was last searched for
+	                              tables the migration does not capture */
 	uint32_t ntables;
 	uint64_t chunk_rows;     /* rows per snapshot chunk */
 	uint64_t snapshot_until; /* changes up to here apply idempotently */
