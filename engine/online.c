@@ -1142,18 +1142,38 @@ static int choose_direction(online *on, online_direction direction,
 	return rc;
 }
 
-/* Whether name is a line of list. */
-static bool listed(const char *list, const char *name)
+/* Appends name as one line of a "migration.tables" list: a newline in
+ * it (PostgreSQL names may hold one) as \n, a backslash as \\. */
+static void put_table_line(ferry_buf *b, const char *name)
 {
-	size_t n = strlen(name);
-	for (const char *p = list; *p;) {
-		const char *end = strchr(p, '\n');
-		size_t len = end ? (size_t)(end - p) : strlen(p);
-		if (len == n && memcmp(p, name, n) == 0)
-			return true;
-		p += len + (end != NULL);
+	for (const char *p = name; *p; p++) {
+		if (*p == '\\' || *p == '\n')
+			ferry_buf_putc(b, '\\');
+		ferry_buf_putc(b, *p == '\n' ? 'n' : (uint8_t)*p);
 	}
-	return false;
+	ferry_buf_putc(b, '\n');
+}
+
+/* Whether name is a line of list (put_table_line's form); -1 when
+ * memory runs out. */
+static int listed(const char *list, const char *name)
+{
+	ferry_buf line = FERRY_BUF_INIT;
+	put_table_line(&line, name);
+	const char *want = ferry_buf_cstr(&line);
+	int found = -1;
+	if (want) {
+		size_t n = line.len;
+		found = 0;
+		for (const char *p = list; *p && !found;) {
+			const char *end = strchr(p, '\n');
+			size_t len = end ? (size_t)(end - p) + 1 : strlen(p);
+			found = len == n && memcmp(p, want, n) == 0;
+			p += len;
+		}
+	}
+	ferry_buf_free(&line);
+	return found;
 }
 
 /*
@@ -1181,7 +1201,10 @@ static int refuse_new_tables(online *on, const ferry_transform *xf,
 	uint32_t n = rc == 0 ? on->xops->table_count(xf) : 0;
 	for (uint32_t t = 0; rc == 0 && t < n; t++) {
 		const char *name = on->xops->source_table(xf, t)->name;
-		if (!listed(list, name))
+		int found = listed(list, name);
+		if (found < 0)
+			rc = ferry_error_oom(err);
+		else if (!found)
 			rc = ferry_error_set(err, FERRY_EUNSUPPORTED, "the source "
 			                     "schema changed: table \"%s\" is not one "
 			                     "the migration captures: it was created "
@@ -1635,13 +1658,12 @@ static void migration_id(char out[33])
 }
 
 /* "migration.tables": the source tables the migration captures, one
- * name per line, as init planned them. */
+ * name per line (put_table_line), as init planned them. */
 static int record_tables_captured(online *on, ferry_error *err)
 {
 	ferry_buf list = FERRY_BUF_INIT;
 	for (uint32_t t = 0; t < on->ntables; t++)
-		ferry_buf_printf(&list, "%s\n",
-		                 on->xops->source_table(on->xf, t)->name);
+		put_table_line(&list, on->xops->source_table(on->xf, t)->name);
 	int rc = ferry_buf_failed(&list)
 	             ? ferry_error_oom(err)
 	             : ferry_state_set(on->state, "migration.tables",
