@@ -1230,11 +1230,13 @@ static int64_t new_tables_interval_us(void)
 }
 
 /* refuse_new_tables against the source as it is now, every
- * new_tables_interval_us() while the passes run. */
+ * new_tables_interval_us() while the passes run.  Not for a companion
+ * (the forward slot read after a cutover, open_companion): it carries
+ * nothing and has no plan. */
 static int recheck_new_tables(online *on, ferry_error *err)
 {
 	int64_t now = ferry_now_us();
-	if (on->reverse || on->cops->check_finds_new_tables ||
+	if (!on->xops || on->reverse || on->cops->check_finds_new_tables ||
 	    now - on->tables_checked_us < new_tables_interval_us())
 		return 0;
 	on->tables_checked_us = now;
