@@ -7,8 +7,9 @@
  * then its new row).  A read turns those rows into changes; a release
  * deletes what the journal holds.  _ferry_columns records the columns
  * each version of a table's triggers copies, so rows an older trigger
- * wrote still decode after a column was added.  Names go in as bound parameters where SQL allows and quoted
- * everywhere else, so any table or column name works.
+ * wrote still decode after a column was added.  Names go in as bound
+ * parameters where SQL allows and quoted everywhere else, so any table
+ * or column name works.
  *
  * The connection is read-write and runs no transaction between calls:
  * install, check and remove each take the write lock once (BEGIN
@@ -93,7 +94,7 @@ struct ferry_capture {
 	/* sorted by id (format 4), else by table (bytes), then version */
 	version_info *versions;
 	uint32_t nversions;
-	uint32_t width;         /* image column pairs in _ferry_changes */
+	uint32_t width;         /* columns per image in _ferry_changes */
 	sqlite3_stmt *read_stmt;
 	ferry_change change;    /* reused for every change delivered */
 	/* the text and blob bytes of an update's old row (format 4): the
@@ -486,9 +487,8 @@ static int read_owner(ferry_capture *cap, char **owner, ferry_error *err)
 	if (rc != 0)
 		return rc;
 	names got = {0};
-	if (rc == 0)
-		rc = query_names(cap, "SELECT value FROM _ferry_meta"
-		                 " WHERE key = 'migration'", NULL, &got, err);
+	rc = query_names(cap, "SELECT value FROM _ferry_meta"
+	                 " WHERE key = 'migration'", NULL, &got, err);
 	if (rc == 0 && got.n == 0)
 		rc = ferry_error_set(err, FERRY_ECORRUPT, "could not use "
 		                     "capture in SQLite database \"%s\": "
@@ -2014,17 +2014,15 @@ static int cap_describe(ferry_capture *cap, ferry_buf *out, ferry_error *err)
 	int rc = object_exists(cap, "table", "_ferry_changes", &exists, err);
 	if (rc == 0 && exists)
 		rc = read_format(cap, err);
+#define UNRELEASED "SELECT count(*) FROM _ferry_changes WHERE seq >" \
+	" coalesce((SELECT value FROM _ferry_meta WHERE key = 'released'), 0)"
 	/* an update's old row is half a change (format 4) */
 	if (rc == 0 && exists)
 		rc = query_int(cap, rows_layout(cap)
-		               ? "SELECT count(*) FROM _ferry_changes WHERE"
-		                 " seq > coalesce((SELECT value FROM _ferry_meta"
-		                 " WHERE key = 'released'), 0)"
-		                 " AND kind % 4 <> 2"
-		               : "SELECT count(*) FROM _ferry_changes WHERE"
-		                 " seq > coalesce((SELECT value FROM _ferry_meta"
-		                 " WHERE key = 'released'), 0)", NULL, NULL, &n,
-		               &found, err);
+		                        ? UNRELEASED " AND kind % 4 <> 2"
+		                        : UNRELEASED,
+		               NULL, NULL, &n, &found, err);
+#undef UNRELEASED
 	if (rc == 0 && exists)
 		ferry_buf_printf(out, "%lld changes wait in _ferry_changes",
 		                 (long long)n);

@@ -1230,14 +1230,14 @@ static int64_t new_tables_interval_us(void)
 }
 
 /* refuse_new_tables against the source as it is now, every
- * new_tables_interval_us() while the passes run.  Not for a companion
+ * tables_every_us while the passes run.  Not for a companion
  * (the forward slot read after a cutover, open_companion): it carries
  * nothing and has no plan. */
 static int recheck_new_tables(online *on, ferry_error *err)
 {
 	int64_t now = ferry_now_us();
 	if (!on->xops || on->reverse || on->cops->check_finds_new_tables ||
-	    now - on->tables_checked_us < new_tables_interval_us())
+	    now - on->tables_checked_us < on->tables_every_us)
 		return 0;
 	on->tables_checked_us = now;
 	ferry_schema schema = FERRY_SCHEMA_INIT;
@@ -1285,6 +1285,7 @@ int online_start(online *on, const ferry_online_options *o,
 	if (rc == 0)
 		rc = refuse_new_tables(on, on->xf, err);
 	on->tables_checked_us = ferry_now_us();
+	on->tables_every_us = new_tables_interval_us();
 	if (rc == 0 && !on->reverse)
 		rc = load_snapshot_bounds(on, err);
 	return rc;

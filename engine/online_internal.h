@@ -50,6 +50,7 @@ typedef struct online {
 	bool released_once;     /* this process has released the source log */
 	int64_t tables_checked_us; /* when the source was last searched for
 	                              tables the migration does not capture */
+	int64_t tables_every_us;   /* how often (new_tables_interval_us) */
 	uint32_t ntables;
 	uint64_t chunk_rows;     /* rows per snapshot chunk */
 	uint64_t snapshot_until; /* changes up to here apply idempotently */

@@ -1212,6 +1212,15 @@ static void test_rows_layout(void)
 		exec_ok(app, "DELETE FROM t WHERE id = 2;"
 		        "DELETE FROM _ferry_changes WHERE seq > 4");
 	}
+	/* a trigger made again needs its version's id: without the row the
+	 * install stops rather than write rows no reader can place */
+	exec_ok(app, "DELETE FROM _ferry_versions WHERE tbl = 't';"
+	        "DROP TRIGGER _ferry_t_ins");
+	is_int(install(cap, "m", NULL, &err), FERRY_ECORRUPT,
+	       "a version without its id: install refused");
+	ok(strstr(ferry_error_message(&err), "_ferry_versions has no row for "
+	          "its version 1") != NULL, "naming the table's version");
+	ok(!has_object(app, "trigger", "_ferry_t_ins"), "and no trigger made");
 	exec_ok(app, "UPDATE _ferry_meta SET value = 5 WHERE key = 'format'");
 	is_int(install(cap, "m", NULL, &err), FERRY_EUNSUPPORTED,
 	       "format 5: refused");
